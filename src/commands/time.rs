@@ -1,0 +1,5 @@
+//! (to be filled)
+
+use super::Registry;
+
+pub(super) fn register(_r: &mut Registry) {}

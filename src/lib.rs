@@ -1,0 +1,8 @@
+//! codeless: validate and run SOAR playbooks written in YAML.
+//! The pipeline: load (YAML with spans) → model → validate → plan → run → report.
+
+pub mod commands;
+pub mod files;
+pub mod load;
+pub mod output;
+pub mod util;

@@ -1,0 +1,118 @@
+//! The output model every command returns (DESIGN.md §4).
+//! Owns the shape and its JSON form; knows nothing about how commands compute it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Status {
+    #[default]
+    Successful,
+    #[serde(rename = "Partially Successful")]
+    PartiallySuccessful,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Successful => "Successful",
+            Status::PartiallySuccessful => "Partially Successful",
+            Status::Failed => "Failed",
+        }
+    }
+}
+
+/// `{ indicator, status_code, message }`, rendered as the seed does:
+/// `<Command> failed. Status Code: 400. Message: ...`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandError {
+    pub indicator: String,
+    pub status_code: Option<u16>,
+    pub message: String,
+}
+
+impl CommandError {
+    /// An error of command `display` (its display name) with no HTTP status.
+    pub fn new(display: &str, message: impl Into<String>) -> Self {
+        CommandError {
+            indicator: format!("{display} failed."),
+            status_code: None,
+            message: message.into(),
+        }
+    }
+    pub fn with_status(mut self, code: u16) -> Self {
+        self.status_code = Some(code);
+        self
+    }
+    pub fn render(&self) -> String {
+        match self.status_code {
+            Some(code) => format!(
+                "{} Status Code: {}. Message: {}",
+                self.indicator, code, self.message
+            ),
+            None => format!("{} Message: {}", self.indicator, self.message),
+        }
+    }
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputModel {
+    pub status: Status,
+    pub return_data: Value,
+    pub result: Value,
+    pub key_fields: Map<String, Value>,
+    pub raw_data: Value,
+    pub error: Option<CommandError>,
+    pub passdown: Value,
+}
+
+impl OutputModel {
+    /// A successful output whose returnData (and rawData) is `value`.
+    pub fn success(value: Value) -> Self {
+        OutputModel {
+            status: Status::Successful,
+            result: summary_of(&value),
+            raw_data: value.clone(),
+            return_data: value,
+            ..Default::default()
+        }
+    }
+    pub fn failure(error: CommandError) -> Self {
+        OutputModel {
+            status: Status::Failed,
+            return_data: Value::String("Failed".into()),
+            result: Value::String(error.render()),
+            error: Some(error),
+            ..Default::default()
+        }
+    }
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
+/// A short human summary of a value: text as is, anything else as compact JSON (truncated).
+pub fn summary_of(value: &Value) -> Value {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    const MAX: usize = 200;
+    if text.len() <= MAX {
+        return Value::String(text);
+    }
+    let mut cut = MAX;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Value::String(format!("{}…", &text[..cut]))
+}

@@ -1,0 +1,61 @@
+//! Small helpers shared across modules: name suggestions and case conversions.
+
+/// The candidate closest to `name`, if it is close enough to be a likely typo.
+pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = name.to_lowercase();
+    let mut best: Option<(f64, &'a str)> = None;
+    for c in candidates {
+        if c.to_lowercase() == lower {
+            return Some(c);
+        }
+        let score = strsim::jaro_winkler(&lower, &c.to_lowercase());
+        if score >= 0.85 && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// `Model ID` → `ModelId`, `Enrich IP` → `EnrichIp`: the internal name of a command.
+pub fn pascal_case(display: &str) -> String {
+    words(display)
+        .map(|w| {
+            let mut chars = w.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars.flat_map(char::to_lowercase)).collect(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+/// `Model ID` → `model_id`, `Image Urls` → `image_urls`: the internal name of a parameter.
+pub fn snake_case(display: &str) -> String {
+    words(display).map(str::to_lowercase).collect::<Vec<_>>().join("_")
+}
+
+fn words(s: &str) -> impl Iterator<Item = &str> {
+    s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(pascal_case("Enrich IP"), "EnrichIp");
+        assert_eq!(pascal_case("List Models"), "ListModels");
+        assert_eq!(snake_case("Model ID"), "model_id");
+        assert_eq!(snake_case("Image Urls"), "image_urls");
+        assert_eq!(snake_case("Max Words"), "max_words");
+    }
+
+    #[test]
+    fn suggestions() {
+        let names = ["greaterThan", "lessThan", "equals"];
+        assert_eq!(closest("greaterthan", names.into_iter()), Some("greaterThan"));
+        assert_eq!(closest("greterThan", names.into_iter()), Some("greaterThan"));
+        assert_eq!(closest("zzz", names.into_iter()), None);
+    }
+}
