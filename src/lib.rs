@@ -5,4 +5,5 @@ pub mod commands;
 pub mod files;
 pub mod load;
 pub mod output;
+pub mod template;
 pub mod util;

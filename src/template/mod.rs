@@ -1,0 +1,10 @@
+//! `<<expr>>` templates: parsed once into an AST (`Template`), resolved many times against a
+//! `Context`. Owns template syntax and path semantics; not where the data comes from.
+
+mod parse;
+mod path;
+mod resolve;
+
+pub use parse::{parse_template, Expr, Part, Scope, Template, TemplateError, TASK_FIELDS};
+pub use path::{Path, Seg};
+pub use resolve::{render_text, resolve_expr, Context, ResolveError};
