@@ -2,8 +2,10 @@
 //! The pipeline: load (YAML with spans) → model → validate → plan → run → report.
 
 pub mod commands;
+pub mod diagnostic;
 pub mod files;
 pub mod load;
+pub mod model;
 pub mod output;
 pub mod template;
 pub mod util;

@@ -1,1 +1,188 @@
+//! Loading: bytes → spanned YAML nodes → typed models, with every problem as a diagnostic.
+//! Owns file reading limits and the `kind:` dispatch; knows nothing about running.
+
+mod connections;
+mod integration;
 pub mod node;
+mod playbook;
+mod reader;
+mod testfile;
+
+use crate::diagnostic::{Diagnostic, SourceFile};
+use crate::model::Document;
+use node::{NodeValue, Span};
+use reader::Reader;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Files larger than this are refused (DESIGN: a clear refusal, not a memory blow-up).
+pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
+
+pub const KINDS: &[&str] = &["playbook", "integration", "connections", "test"];
+
+/// The result of loading one file: the model when it could be built (possibly partial), and
+/// every problem found on the way.
+pub struct Loaded {
+    pub file: Arc<SourceFile>,
+    /// `kind:` as written; `None` when the file has none (such files are ignored when walking).
+    pub kind: Option<String>,
+    pub document: Option<Document>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == crate::diagnostic::Severity::Error)
+    }
+}
+
+/// Reads and loads a file. I/O problems become diagnostics too.
+pub fn load_file(path: &Path) -> Loaded {
+    let shown = path.display().to_string();
+    let fail = |msg: String, help: Option<String>| {
+        let file = SourceFile::new(shown.clone(), "");
+        let d = Diagnostic::error("Y001", &file, Span::new(0, 0), msg).maybe_help(help);
+        Loaded {
+            file,
+            kind: None,
+            document: None,
+            diagnostics: vec![d],
+        }
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() > MAX_FILE_BYTES => {
+            return fail(
+                format!("file is {} bytes; the limit is {} bytes", m.len(), MAX_FILE_BYTES),
+                Some("split it into several files".into()),
+            )
+        }
+        Ok(_) => {}
+        Err(e) => return fail(format!("cannot read file: {e}"), None),
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => load_str(&shown, text),
+            Err(_) => fail(
+                "file is not UTF-8 text (is it binary?)".into(),
+                Some("YAML files must be UTF-8 text".into()),
+            ),
+        },
+        Err(e) => fail(format!("cannot read file: {e}"), None),
+    }
+}
+
+/// Loads YAML text as if read from `path`.
+pub fn load_str(path: &str, text: impl Into<String>) -> Loaded {
+    let file = SourceFile::new(path, text);
+    let mut r = Reader::new(file.clone());
+    let root = match node::parse_yaml(&file.text) {
+        Ok(n) => n,
+        Err(e) => {
+            let (code, message) = if e.message.starts_with("duplicate mapping key") {
+                let key = e.message.trim_start_matches("duplicate mapping key: ");
+                let key = key.split(", set DuplicateKeyPolicy").next().unwrap_or(key);
+                ("Y002", format!("duplicate key `{key}`"))
+            } else {
+                ("Y001", format!("YAML syntax error: {}", e.message))
+            };
+            let help = match code {
+                "Y002" => "each key may appear once in a mapping; remove or rename one",
+                _ if e.message.contains("recursion limit") => "the document is nested too deeply",
+                _ if e.message.contains("budget") => "the document is too large or expands too much (aliases)",
+                _ => "check indentation and quoting; in flow style quote values holding `[`, `]`, `,` or `{`",
+            };
+            r.error(code, e.span.unwrap_or_default(), message, Some(help.into()));
+            return Loaded {
+                file,
+                kind: None,
+                document: None,
+                diagnostics: r.diags,
+            };
+        }
+    };
+    let kind = match &root.value {
+        NodeValue::Map(m) => m.get("kind").map(|(_, n)| n),
+        _ => None,
+    };
+    let Some(kind_node) = kind else {
+        return Loaded {
+            file,
+            kind: None,
+            document: None,
+            diagnostics: Vec::new(),
+        };
+    };
+    let Some(kind) = r.choice(kind_node, "file kind", KINDS) else {
+        return Loaded {
+            file,
+            kind: kind_node.as_str().map(str::to_owned),
+            document: None,
+            diagnostics: r.diags,
+        };
+    };
+    let document = match kind {
+        "playbook" => playbook::playbook(&mut r, &root).map(|p| Document::Playbook(Arc::new(p))),
+        "integration" => integration::integration(&mut r, &root).map(|i| Document::Integration(Arc::new(i))),
+        "connections" => connections::connections(&mut r, &root).map(|c| Document::Connections(Arc::new(c))),
+        _ => testfile::testfile(&mut r, &root).map(|t| Document::Test(Arc::new(t))),
+    };
+    Loaded {
+        file,
+        kind: Some(kind.to_owned()),
+        document,
+        diagnostics: r.diags,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(text: &str) -> Vec<(&'static str, usize, usize)> {
+        let l = load_str("t.yaml", text);
+        l.diagnostics
+            .iter()
+            .map(|d| {
+                let (a, b) = d.line_col();
+                (d.code, a, b)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_position() {
+        let src = "kind: playbook\nname: t\ntasks:\n  a:\n    comand: equals\n    wait: sometimes\n    timeout: soon\n  b:\n    command: equals\n    input: { x: <<incdent.y>> }\n";
+        assert_eq!(
+            codes(src),
+            vec![("Y003", 5, 5), ("Y005", 5, 5), ("Y006", 6, 11), ("Y004", 7, 14), ("T002", 10, 17)]
+        );
+    }
+
+    #[test]
+    fn yaml_problems() {
+        assert_eq!(codes("kind: playbook\nname: a\nname: b\n"), vec![("Y002", 3, 1)]);
+        assert_eq!(codes("kind: playbook\ntasks: [\n")[0].0, "Y001");
+        assert_eq!(codes("kind: playbok\n"), vec![("Y006", 1, 7)]);
+        assert!(codes("just: a config\n").is_empty());
+        assert!(codes("").is_empty());
+    }
+
+    #[test]
+    fn yaml11_booleans_stay_text() {
+        let l = load_str("t.yaml", "kind: playbook\nname: no\ntasks:\n  a: { command: equals, input: { input1: yes, input2: on } }\n");
+        assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
+        let Some(Document::Playbook(p)) = l.document else { panic!("not a playbook") };
+        assert_eq!(p.name.value, "no");
+        let params = p.tasks["a"].params().unwrap();
+        assert_eq!(params["input1"].value.as_literal(), Some(&serde_json::json!("yes")));
+    }
+
+    #[test]
+    fn template_positions_point_into_quoted_strings() {
+        let l = load_str("t.yaml", "kind: playbook\nname: x\ntasks:\n  a:\n    command: equals\n    input:\n      input1: \"id <<tasks.a.rawdata>>\"\n");
+        let d = &l.diagnostics[0];
+        assert_eq!((d.code, d.line_col()), ("T003", (7, 19)));
+    }
+}
