@@ -7,5 +7,6 @@ pub mod files;
 pub mod load;
 pub mod model;
 pub mod output;
+pub mod plan;
 pub mod template;
 pub mod util;
