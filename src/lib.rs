@@ -8,5 +8,6 @@ pub mod load;
 pub mod model;
 pub mod output;
 pub mod plan;
+pub mod run;
 pub mod template;
 pub mod util;

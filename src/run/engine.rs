@@ -1,0 +1,670 @@
+//! The coordinator: walks the plan, starts tasks whose joins are satisfied, propagates
+//! Skipped/Blocked, runs loop iterations. It owns all run state and resolves templates itself;
+//! commands run as tokio tasks on owned, already-resolved arguments.
+
+use super::invoke::{self, build_calls, Calls, Services};
+use super::progress::Progress;
+use crate::commands::{Command, Feature, Registry};
+use crate::model::{OnError, Playbook, Task, TaskInput, TaskKind, Wait};
+use crate::output::{CommandError, OutputModel, Status};
+use crate::plan::Plan;
+use crate::template::{Context, Scope};
+use serde_json::{json, Map, Value};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+
+/// What a task ended as, for the run document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskStatus {
+    NotRun,
+    Done(Status),
+    Skipped,
+    Blocked,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Done(s) => s.as_str(),
+            TaskStatus::Skipped | TaskStatus::NotRun => "Skipped",
+            TaskStatus::Blocked => "Blocked",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct NodeState {
+    status: TaskStatus,
+    /// The task's output as templates read it (`tasks.ID.*`); `Null` until it has run.
+    output: Value,
+    runs: u32,
+    retries: u32,
+    duration_ms: u64,
+    /// Started (or decided to start) in the current loop generation.
+    ran: bool,
+    running: u32,
+    settled: bool,
+    failed_stop: bool,
+    failed_continue: bool,
+    loops: u32,
+    branch: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct EdgeState {
+    fired: bool,
+    settled: bool,
+    blocked: bool,
+}
+
+/// Everything a run produces, for the report and for `codeless test`.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub status: Status,
+    pub outputs: Map<String, Value>,
+    /// Per task, in file order: (id, status, output, runs, retries, duration_ms, branch taken).
+    pub tasks: Vec<TaskResult>,
+    /// Problems resolving `outputs:` (the value is null).
+    pub output_errors: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TaskResult {
+    pub id: String,
+    pub status: TaskStatus,
+    pub output: Value,
+    pub runs: u32,
+    pub retries: u32,
+    pub duration_ms: u64,
+    pub branch: Option<String>,
+}
+
+/// Trigger data and inputs of one run.
+#[derive(Debug, Clone, Default)]
+pub struct RunData {
+    pub incident: Value,
+    pub event: Value,
+    pub inputs: Value,
+    pub playbook: Value,
+    pub connector: Value,
+}
+
+struct Job {
+    node: usize,
+    task_id: String,
+    display: String,
+    work: Work,
+    retry: Option<crate::model::Retry>,
+    timeout: Option<f64>,
+}
+
+enum Work {
+    Command(Arc<Command>, Calls),
+    Transform(Value, Vec<(Arc<Command>, Map<String, Value>)>),
+}
+
+struct Finished {
+    node: usize,
+    output: OutputModel,
+    retries: u32,
+    duration: Duration,
+}
+
+pub struct Engine {
+    pb: Arc<Playbook>,
+    plan: Arc<Plan>,
+    registry: Arc<Registry>,
+    services: Arc<Services>,
+    data: RunData,
+    progress: Progress,
+    nodes: Vec<NodeState>,
+    edges: Vec<EdgeState>,
+    ready: VecDeque<usize>,
+    done: VecDeque<Finished>,
+    /// Edges out of a loop body waiting for the loop to end, by loop edge.
+    deferred: HashMap<usize, Vec<usize>>,
+}
+
+impl Engine {
+    pub fn new(
+        pb: Arc<Playbook>,
+        plan: Arc<Plan>,
+        registry: Arc<Registry>,
+        services: Arc<Services>,
+        data: RunData,
+        progress: Progress,
+    ) -> Self {
+        let n = plan.ids.len();
+        let node = NodeState {
+            status: TaskStatus::NotRun,
+            output: Value::Null,
+            runs: 0,
+            retries: 0,
+            duration_ms: 0,
+            ran: false,
+            running: 0,
+            settled: false,
+            failed_stop: false,
+            failed_continue: false,
+            loops: 0,
+            branch: None,
+        };
+        Engine {
+            nodes: vec![node; n],
+            edges: vec![EdgeState::default(); plan.edges.len()],
+            pb,
+            plan,
+            registry,
+            services,
+            data,
+            progress,
+            ready: VecDeque::new(),
+            done: VecDeque::new(),
+            deferred: HashMap::new(),
+        }
+    }
+
+    pub async fn run(mut self) -> RunResult {
+        let mut jobs: JoinSet<Finished> = JoinSet::new();
+        for &s in &self.plan.starts.clone() {
+            self.nodes[s].ran = true;
+            self.ready.push_back(s);
+        }
+        loop {
+            while let Some(n) = self.ready.pop_front() {
+                self.start(n, &mut jobs);
+            }
+            if let Some(f) = self.done.pop_front() {
+                self.finish(f);
+                continue;
+            }
+            match jobs.join_next().await {
+                Some(Ok(f)) => self.done.push_back(f),
+                Some(Err(e)) => {
+                    // A command task panicked or was cancelled: nothing more is known about it.
+                    self.progress.note(&format!("internal error in a task: {e}"));
+                }
+                None => break,
+            }
+        }
+        self.result()
+    }
+
+    fn task(&self, n: usize) -> &Task {
+        &self.pb.tasks[n]
+    }
+
+    /// Resolves the task's inputs and spawns its command (or finishes it at once on a problem).
+    fn start(&mut self, n: usize, jobs: &mut JoinSet<Finished>) {
+        self.nodes[n].running += 1;
+        let task = self.task(n).clone();
+        self.progress.started(&task.id.value, task.command.as_ref().map(|c| c.value.as_str()).unwrap_or("transform"));
+        match self.prepare(&task, n) {
+            Ok(job) => {
+                let services = self.services.clone();
+                jobs.spawn(async move { execute(job, services).await });
+            }
+            Err((display, message)) => self.done.push_back(Finished {
+                node: n,
+                output: invoke::task_failure(&display, message),
+                retries: 0,
+                duration: Duration::ZERO,
+            }),
+        }
+    }
+
+    fn command(&self, name: &str) -> Result<Arc<Command>, (String, String)> {
+        self.registry.get(name).cloned().ok_or_else(|| {
+            let hint = self.registry.suggest(name).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+            (name.to_owned(), format!("unknown command `{name}`{hint}"))
+        })
+    }
+
+    fn prepare(&self, task: &Task, n: usize) -> Result<Job, (String, String)> {
+        let id = task.id.value.clone();
+        let ctx = Scopes { engine: self, item: None, index: None };
+        let work = match (&task.kind.value, &task.input) {
+            (TaskKind::Transform, TaskInput::Value(v)) => {
+                let input = v.resolve(&ctx).map_err(|e| ("Transform".to_owned(), format!("input: {e}")))?;
+                let mut steps = Vec::new();
+                for step in &task.steps {
+                    let cmd = self.command(&step.command.value)?;
+                    if !cmd.spec.has_feature(Feature::Transform) {
+                        return Err((cmd.spec.display.clone(), format!("`{}` cannot be a transform step (it lacks the transform feature)", cmd.spec.name)));
+                    }
+                    let mut with = Map::new();
+                    for (k, p) in &step.with {
+                        let v = p.value.resolve(&ctx).map_err(|e| (cmd.spec.display.clone(), format!("parameter `{k}`: {e}")))?;
+                        with.insert(k.clone(), v);
+                    }
+                    steps.push((cmd, with));
+                }
+                Work::Transform(input, steps)
+            }
+            (_, input) => {
+                let name = task.command.as_ref().map(|c| c.value.as_str()).unwrap_or_default();
+                let cmd = self.command(name)?;
+                let display = cmd.spec.display.clone();
+                let params = match input {
+                    TaskInput::Params(p) => p.clone(),
+                    TaskInput::Value(_) => Default::default(),
+                };
+                let uses_item = params.values().any(|p| p.value.uses_item());
+                // Resolve everything that does not read <<item>>/<<index>> first; a list given
+                // to a scalar parameter then decides the batch.
+                let mut args = Map::new();
+                for (k, p) in &params {
+                    if p.value.uses_item() {
+                        continue;
+                    }
+                    let v = p.value.resolve(&ctx).map_err(|e| (display.clone(), format!("parameter `{k}`: {e}")))?;
+                    args.insert(k.clone(), v);
+                }
+                let mut calls = build_calls(&cmd, args.clone()).map_err(|m| (display.clone(), m))?;
+                if uses_item {
+                    let Calls::Batch(list) = &calls else {
+                        return Err((display, "`<<item>>`/`<<index>>` is used, but no parameter received a list, so there is no batch".into()));
+                    };
+                    let batch_param = cmd.spec.inputs.iter().find(|p| p.ty.is_scalar() && matches!(args.get(&p.name), Some(Value::Array(_)))).map(|p| p.name.clone());
+                    let items: Vec<Value> = match batch_param.as_ref().and_then(|b| args.get(b)) {
+                        Some(Value::Array(a)) => a.clone(),
+                        _ => Vec::new(),
+                    };
+                    let mut out = Vec::with_capacity(list.len());
+                    for (i, item) in items.iter().enumerate() {
+                        let ictx = Scopes { engine: self, item: Some(item), index: Some(json!(i)) };
+                        let mut a = args.clone();
+                        for (k, p) in &params {
+                            if p.value.uses_item() {
+                                let v = p.value.resolve(&ictx).map_err(|e| (display.clone(), format!("parameter `{k}` (item {i}): {e}")))?;
+                                a.insert(k.clone(), v);
+                            }
+                        }
+                        if let Some(b) = &batch_param {
+                            a.insert(b.clone(), item.clone());
+                        }
+                        match build_calls(&cmd, a).map_err(|m| (display.clone(), format!("item {i}: {m}")))? {
+                            Calls::One(one) => out.push(one),
+                            Calls::Batch(_) => return Err((display, format!("item {i}: a batch element is itself a list"))),
+                        }
+                    }
+                    calls = Calls::Batch(out);
+                }
+                if task.kind.value == TaskKind::Conditional && !cmd.spec.has_feature(Feature::Conditional) {
+                    return Err((display, format!("`{}` cannot be used in a conditional task (it lacks the conditional feature)", cmd.spec.name)));
+                }
+                Work::Command(cmd, calls)
+            }
+        };
+        let display = match &work {
+            Work::Command(c, _) => c.spec.display.clone(),
+            Work::Transform(..) => "Transform".to_owned(),
+        };
+        let _ = n;
+        Ok(Job {
+            node: n,
+            task_id: id,
+            display,
+            work,
+            retry: task.retry.clone(),
+            timeout: task.timeout,
+        })
+    }
+
+    fn finish(&mut self, f: Finished) {
+        let n = f.node;
+        let task = self.task(n).clone();
+        let mut out = f.output;
+        let st = &mut self.nodes[n];
+        st.running -= 1;
+        st.runs += 1;
+        st.retries += f.retries;
+        st.duration_ms += f.duration.as_millis() as u64;
+        // A conditional's choice: the branch whose label equals returnData, else `default`.
+        let mut chosen: Option<String> = None;
+        let mut loops_back = false;
+        if task.kind.value == TaskKind::Conditional && !out.failed() {
+            let label = label_of(&out.return_data);
+            chosen = if task.branches.iter().any(|b| b.label.value == label) {
+                Some(label)
+            } else if task.branches.iter().any(|b| b.label.value == "default") {
+                Some("default".to_owned())
+            } else {
+                None
+            };
+            loops_back = self.plan.succs[n].iter().any(|&e| self.plan.edges[e].back && self.plan.edges[e].label == chosen);
+            if loops_back {
+                let max = task.max_loops.as_ref().map(|m| m.value).unwrap_or(0);
+                if self.nodes[n].loops >= max {
+                    out = invoke::task_failure(
+                        "Loop",
+                        format!("task `{}` reached its loop limit (max_loops: {max}) and took branch `{}` again", task.id.value, chosen.clone().unwrap_or_default()),
+                    );
+                    chosen = None;
+                    loops_back = false;
+                } else {
+                    self.nodes[n].loops += 1;
+                }
+            }
+        }
+        let failed = out.failed();
+        let st = &mut self.nodes[n];
+        st.status = TaskStatus::Done(if failed { Status::Failed } else { out.status });
+        st.branch = chosen.clone();
+        if failed && task.on_error == OnError::Stop {
+            st.failed_stop = true;
+        } else if failed {
+            st.failed_continue = true;
+        }
+        st.output = output_json(&out, st.runs, st.retries, st.duration_ms);
+        self.progress.finished(&task.id.value, &out, f.duration, chosen.as_deref());
+        if !(failed && task.on_error == OnError::Stop) {
+            let fires: Vec<usize> = self.plan.succs[n]
+                .iter()
+                .copied()
+                .filter(|&e| {
+                    let edge = &self.plan.edges[e];
+                    match &edge.label {
+                        None => true,
+                        Some(l) => chosen.as_deref() == Some(l.as_str()) || (failed && l == "default"),
+                    }
+                })
+                .collect();
+            for e in fires {
+                self.fire(e);
+            }
+        }
+        if !loops_back {
+            self.try_settle(n);
+        }
+    }
+
+    fn fire(&mut self, e: usize) {
+        self.edges[e].fired = true;
+        let edge = self.plan.edges[e].clone();
+        let t = edge.to;
+        if edge.back {
+            self.reset_loop(e);
+            self.nodes[t].ran = true;
+            self.ready.push_back(t);
+            return;
+        }
+        match self.task(t).wait {
+            Wait::Any => {
+                self.nodes[t].ran = true;
+                self.ready.push_back(t);
+            }
+            Wait::AnyOnce => {
+                if !self.nodes[t].ran {
+                    self.nodes[t].ran = true;
+                    self.ready.push_back(t);
+                }
+            }
+            Wait::All => self.check_ready(t),
+        }
+    }
+
+    /// A new loop iteration: the body's tasks and inner edges start over.
+    fn reset_loop(&mut self, back: usize) {
+        let body = self.plan.loop_bodies.get(&back).cloned().unwrap_or_default();
+        for &m in &body {
+            let st = &mut self.nodes[m];
+            st.ran = false;
+            st.settled = false;
+            st.failed_stop = false;
+        }
+        for (i, edge) in self.plan.edges.iter().enumerate() {
+            if !edge.back && body.contains(&edge.from) && body.contains(&edge.to) {
+                self.edges[i] = EdgeState::default();
+            }
+        }
+    }
+
+    fn preds_settled(&self, t: usize) -> bool {
+        self.plan.preds[t].iter().all(|&e| self.edges[e].settled)
+    }
+
+    fn check_ready(&mut self, t: usize) {
+        if self.task(t).wait != Wait::All || self.nodes[t].ran || !self.preds_settled(t) {
+            return;
+        }
+        let preds = &self.plan.preds[t];
+        let blocked = preds.iter().any(|&e| self.edges[e].blocked);
+        let fired = preds.iter().any(|&e| self.edges[e].fired);
+        if fired && !blocked {
+            self.nodes[t].ran = true;
+            self.ready.push_back(t);
+        }
+    }
+
+    fn try_settle(&mut self, n: usize) {
+        let st = &self.nodes[n];
+        if st.settled || st.running > 0 || self.ready.contains(&n) || !self.preds_settled(n) {
+            return;
+        }
+        let never_ran = !st.ran;
+        self.nodes[n].settled = true;
+        if never_ran {
+            let blocked = self.plan.preds[n].iter().any(|&e| self.edges[e].blocked);
+            self.nodes[n].status = if blocked { TaskStatus::Blocked } else { TaskStatus::Skipped };
+        }
+        let outs: Vec<usize> = self.plan.succs[n].iter().copied().filter(|&e| !self.plan.edges[e].back).collect();
+        for e in outs {
+            match self.enclosing_active_loop(n, self.plan.edges[e].to) {
+                Some(back) => self.deferred.entry(back).or_default().push(e),
+                None => self.settle_edge(e),
+            }
+        }
+        // A loop that ends releases the edges that leave its body.
+        let backs: Vec<usize> = self.plan.succs[n].iter().copied().filter(|&e| self.plan.edges[e].back).collect();
+        for b in backs {
+            for e in self.deferred.remove(&b).unwrap_or_default() {
+                self.settle_edge(e);
+            }
+        }
+    }
+
+    /// A loop edge whose body holds `from` but not `to`, while its conditional is unsettled.
+    fn enclosing_active_loop(&self, from: usize, to: usize) -> Option<usize> {
+        self.plan.loop_bodies.iter().find_map(|(&b, body)| {
+            let cond = self.plan.edges[b].from;
+            (body.contains(&from) && !body.contains(&to) && !self.nodes[cond].settled).then_some(b)
+        })
+    }
+
+    fn settle_edge(&mut self, e: usize) {
+        let from = self.plan.edges[e].from;
+        let st = &self.nodes[from];
+        let blocked = st.failed_stop || st.status == TaskStatus::Blocked;
+        self.edges[e].settled = true;
+        self.edges[e].blocked = blocked;
+        let t = self.plan.edges[e].to;
+        self.check_ready(t);
+        self.try_settle(t);
+    }
+
+    fn result(self) -> RunResult {
+        let mut status = Status::Successful;
+        for st in &self.nodes {
+            if st.failed_stop {
+                status = Status::Failed;
+            } else if status != Status::Failed
+                && (st.failed_continue || st.status == TaskStatus::Done(Status::PartiallySuccessful))
+            {
+                status = Status::PartiallySuccessful;
+            }
+        }
+        let ctx = Scopes { engine: &self, item: None, index: None };
+        let mut outputs = Map::new();
+        let mut output_errors = Vec::new();
+        for (k, (_, v)) in &self.pb.outputs {
+            match v.resolve(&ctx) {
+                Ok(x) => {
+                    outputs.insert(k.clone(), x);
+                }
+                Err(e) => {
+                    output_errors.push(format!("output `{k}`: {e}"));
+                    outputs.insert(k.clone(), Value::Null);
+                }
+            }
+        }
+        let tasks = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, st)| TaskResult {
+                id: self.plan.ids[i].clone(),
+                status: if st.status == TaskStatus::NotRun { TaskStatus::Skipped } else { st.status },
+                output: st.output.clone(),
+                runs: st.runs,
+                retries: st.retries,
+                duration_ms: st.duration_ms,
+                branch: st.branch.clone(),
+            })
+            .collect();
+        RunResult {
+            status,
+            outputs,
+            tasks,
+            output_errors,
+        }
+    }
+}
+
+/// Text a conditional compares with branch labels.
+fn label_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".into(),
+        other => other.to_string(),
+    }
+}
+
+fn output_json(o: &OutputModel, runs: u32, retries: u32, duration_ms: u64) -> Value {
+    json!({
+        "status": o.status.as_str(),
+        "returnData": o.return_data,
+        "result": o.result,
+        "keyFields": o.key_fields,
+        "rawData": o.raw_data,
+        "error": o.error,
+        "passdown": o.passdown,
+        "runs": runs,
+        "retries": retries,
+        "duration_ms": duration_ms,
+    })
+}
+
+/// Template scopes over the engine's state.
+struct Scopes<'a> {
+    engine: &'a Engine,
+    item: Option<&'a Value>,
+    index: Option<Value>,
+}
+
+impl Context for Scopes<'_> {
+    fn scope(&self, s: &Scope) -> Result<&Value, String> {
+        let d = &self.engine.data;
+        match s {
+            Scope::Incident => Ok(&d.incident),
+            Scope::Event => Ok(&d.event),
+            Scope::Input => Ok(&d.inputs),
+            Scope::Connector => Ok(&d.connector),
+            Scope::Playbook => Ok(&d.playbook),
+            Scope::Item => self.item.ok_or_else(|| "`item` is only available in batch execution".to_owned()),
+            Scope::Index => self.index.as_ref().ok_or_else(|| "`index` is only available in batch execution".to_owned()),
+            Scope::Task { id, field } => {
+                let Some(&i) = self.engine.plan.index.get(id) else {
+                    return Err(format!("there is no task `{id}` in this playbook"));
+                };
+                let st = &self.engine.nodes[i];
+                if st.output.is_null() {
+                    return Err(match st.status {
+                        TaskStatus::Skipped => format!("task `{id}` was skipped (its branch was not taken)"),
+                        TaskStatus::Blocked => format!("task `{id}` was blocked by a failed task"),
+                        _ => format!("task `{id}` has not run yet"),
+                    });
+                }
+                match field {
+                    None => Ok(&st.output),
+                    Some(f) => st.output.get(f.as_str()).ok_or_else(|| format!("task `{id}` has no `{f}`")),
+                }
+            }
+        }
+    }
+}
+
+/// Runs a job with its timeout and retries (task policy, and `__RETRY__` from the command).
+async fn execute(job: Job, services: Arc<Services>) -> Finished {
+    let started = Instant::now();
+    let mut retries = 0u32;
+    let mut task_retries = 0u32;
+    let mut command_retries = 0u32;
+    let output = loop {
+        let attempt = attempt(&job, &services);
+        let out = match job.timeout {
+            Some(t) => match tokio::time::timeout(Duration::from_secs_f64(t), attempt).await {
+                Ok(o) => o,
+                Err(_) => invoke::task_failure(&job.display, format!("task `{}` timed out after {t} s", job.task_id)),
+            },
+            None => attempt.await,
+        };
+        if let Some(delay) = invoke::retry_request(&out, command_retries) {
+            if command_retries >= invoke::MAX_COMMAND_RETRIES {
+                break invoke::task_failure(&job.display, format!("the command asked to be retried more than {} times", invoke::MAX_COMMAND_RETRIES));
+            }
+            command_retries += 1;
+            retries += 1;
+            tokio::time::sleep(delay).await;
+            continue;
+        }
+        if out.failed() {
+            if let Some(r) = &job.retry {
+                if task_retries < r.attempts {
+                    let secs = r.delay.get(task_retries as usize).or(r.delay.last()).copied().unwrap_or(0.0);
+                    task_retries += 1;
+                    retries += 1;
+                    tokio::time::sleep(Duration::from_secs_f64(secs.clamp(0.0, 3600.0))).await;
+                    continue;
+                }
+            }
+        }
+        break out;
+    };
+    Finished {
+        node: job.node,
+        output,
+        retries,
+        duration: started.elapsed(),
+    }
+}
+
+async fn attempt(job: &Job, services: &Services) -> OutputModel {
+    match &job.work {
+        Work::Command(cmd, calls) => invoke::call(cmd, &job.task_id, calls.clone(), services).await,
+        Work::Transform(input, steps) => {
+            let mut value = input.clone();
+            let mut last = OutputModel::success(value.clone());
+            for (cmd, with) in steps {
+                let Some(first) = cmd.spec.inputs.first() else {
+                    return OutputModel::failure(CommandError::new(&cmd.spec.display, "this command takes no input, so it cannot be a transform step"));
+                };
+                let mut args = with.clone();
+                args.insert(first.name.clone(), value);
+                let calls = match build_calls(cmd, args) {
+                    Ok(c) => c,
+                    Err(m) => return OutputModel::failure(CommandError::new(&cmd.spec.display, m)),
+                };
+                last = invoke::call(cmd, &job.task_id, calls, services).await;
+                if last.failed() {
+                    return last;
+                }
+                value = last.return_data.clone();
+            }
+            last
+        }
+    }
+}

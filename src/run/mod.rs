@@ -1,0 +1,125 @@
+//! Running a playbook: inputs, the engine, and the run document of DESIGN.md §6.
+//! Owns run-time wiring; validation happens before (a playbook with errors never starts).
+
+mod engine;
+pub mod invoke;
+pub mod mock;
+pub mod progress;
+
+pub use engine::{RunData, RunResult, TaskResult, TaskStatus};
+pub use invoke::Services;
+pub use mock::Mocks;
+pub use progress::Progress;
+
+use crate::commands::{coerce::coerce, Registry};
+use crate::files::FileStore;
+use crate::model::Playbook;
+use crate::plan::Plan;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+pub struct RunOptions {
+    /// Most commands in flight at once.
+    pub concurrency: usize,
+    pub mocks: Mocks,
+    pub files: FileStore,
+    pub progress: Progress,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            concurrency: 16,
+            mocks: Mocks::default(),
+            files: FileStore::new(std::env::temp_dir().join("codeless-files")),
+            progress: Progress { enabled: false },
+        }
+    }
+}
+
+/// Checks and completes the playbook's inputs: defaults, required, types, options.
+pub fn prepare_inputs(pb: &Playbook, mut given: Map<String, Value>) -> Result<Value, String> {
+    let mut out = Map::new();
+    for decl in &pb.inputs {
+        let name = &decl.name.value;
+        let v = match given.remove(name) {
+            Some(v) => v,
+            None => match &decl.default {
+                Some(d) => d.clone(),
+                None if decl.required => return Err(format!("input `{name}` is required: pass --input {name}=VALUE")),
+                None => {
+                    out.insert(name.clone(), Value::Null);
+                    continue;
+                }
+            },
+        };
+        let v = coerce(decl.ty, v).map_err(|e| format!("input `{name}`: {e}"))?;
+        if let (false, Value::String(s)) = (decl.options.is_empty(), &v) {
+            if !decl.options.contains(s) {
+                return Err(format!("input `{name}`: `{s}` is not one of: {}", decl.options.join(", ")));
+            }
+        }
+        out.insert(name.clone(), v);
+    }
+    if let Some(extra) = given.keys().next() {
+        let known: Vec<&str> = pb.inputs.iter().map(|i| i.name.value.as_str()).collect();
+        let hint = crate::util::closest(extra, known.iter().copied()).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+        return Err(format!("the playbook has no input `{extra}`{hint}"));
+    }
+    Ok(Value::Object(out))
+}
+
+/// Runs a validated playbook to the end.
+pub async fn run_playbook(
+    pb: Arc<Playbook>,
+    plan: Arc<Plan>,
+    registry: Arc<Registry>,
+    mut data: RunData,
+    opts: RunOptions,
+) -> RunResult {
+    if data.playbook.is_null() {
+        let now = chrono::Utc::now();
+        data.playbook = json!({
+            "name": pb.name.value,
+            "run_id": format!("{:x}-{:x}", now.timestamp_millis(), std::process::id()),
+            "started_at": now.format("%Y-%m-%d %H:%M:%S").to_string(),
+        });
+    }
+    let services = Arc::new(Services {
+        files: opts.files,
+        mocks: opts.mocks,
+        semaphore: tokio::sync::Semaphore::new(opts.concurrency.max(1)),
+    });
+    engine::Engine::new(pb, plan, registry, services, data, opts.progress)
+        .run()
+        .await
+}
+
+/// The run document printed by `codeless run`.
+pub fn run_document(pb: &Playbook, r: &RunResult) -> Value {
+    let mut tasks = Map::new();
+    for t in &r.tasks {
+        let o = &t.output;
+        let get = |k: &str| o.get(k).cloned().unwrap_or(Value::Null);
+        tasks.insert(
+            t.id.clone(),
+            json!({
+                "status": t.status.as_str(),
+                "returnData": get("returnData"),
+                "result": get("result"),
+                "keyFields": o.get("keyFields").cloned().unwrap_or_else(|| json!({})),
+                "rawData": get("rawData"),
+                "error": get("error"),
+                "runs": t.runs,
+                "retries": t.retries,
+                "duration_ms": t.duration_ms,
+            }),
+        );
+    }
+    json!({
+        "playbook": pb.name.value,
+        "status": r.status.as_str(),
+        "outputs": r.outputs,
+        "tasks": tasks,
+    })
+}
