@@ -1,6 +1,7 @@
 //! codeless: validate and run SOAR playbooks written in YAML.
 //! The pipeline: load (YAML with spans) → model → validate → plan → run → report.
 
+pub mod cli;
 pub mod commands;
 pub mod diagnostic;
 pub mod files;
@@ -8,6 +9,8 @@ pub mod load;
 pub mod model;
 pub mod output;
 pub mod plan;
+pub mod report;
 pub mod run;
 pub mod template;
 pub mod util;
+pub mod validate;

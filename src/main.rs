@@ -1,1 +1,91 @@
-fn main(){}
+//! The `codeless` binary: argument parsing only; the work is in the library.
+
+use clap::{Parser, Subcommand};
+use codeless::cli;
+use codeless::report::Format;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "codeless", version, about = "Validate and run SOAR playbooks written in YAML")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Check playbooks, integrations, connections and tests; report every problem.
+    Validate {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format (github is chosen automatically when GITHUB_ACTIONS=true).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// Run a playbook and print its run document (JSON) on stdout.
+    Run {
+        playbook: PathBuf,
+        /// The incident (JSON or YAML) read as <<incident.*>>.
+        #[arg(long, conflicts_with = "event")]
+        incident: Option<PathBuf>,
+        /// The event (JSON or YAML) read as <<event.*>>.
+        #[arg(long)]
+        event: Option<PathBuf>,
+        /// A playbook input, NAME=VALUE (VALUE is JSON if it parses, else text).
+        #[arg(long = "input", value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        /// Playbook inputs from a JSON or YAML file.
+        #[arg(long = "inputs", value_name = "FILE")]
+        inputs_file: Option<PathBuf>,
+        /// Replace named tasks' or commands' outputs (JSON or YAML).
+        #[arg(long)]
+        mock: Option<PathBuf>,
+        /// Allow running a draft playbook.
+        #[arg(long)]
+        draft: bool,
+        /// Most commands in flight at once.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+        concurrency: u16,
+        /// No progress lines on stderr.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// List the commands, or document one.
+    Commands {
+        #[command(subcommand)]
+        action: Option<CommandsAction>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CommandsAction {
+    /// Document one command: inputs, types, defaults, features.
+    Show { name: String },
+}
+
+fn main() {
+    let code = match Cli::parse().command {
+        Cmd::Validate { paths, format } => {
+            let format = format.unwrap_or(if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+                Format::Github
+            } else {
+                Format::Human
+            });
+            cli::validate(&paths, format)
+        }
+        Cmd::Run { playbook, incident, event, inputs, inputs_file, mock, draft, concurrency, quiet } => cli::run(cli::RunArgs {
+            playbook,
+            incident,
+            event,
+            inputs,
+            inputs_file,
+            mock,
+            draft,
+            concurrency: concurrency as usize,
+            quiet,
+        }),
+        Cmd::Commands { action: None } => cli::list_commands(),
+        Cmd::Commands { action: Some(CommandsAction::Show { name }) } => cli::show_command(&name),
+    };
+    std::process::exit(code);
+}

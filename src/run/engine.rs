@@ -257,6 +257,8 @@ impl Engine {
                 let mut args = Map::new();
                 for (k, p) in &params {
                     if p.value.uses_item() {
+                        // Resolved per element below; a placeholder keeps the required check quiet.
+                        args.insert(k.clone(), Value::String(String::new()));
                         continue;
                     }
                     let v = p.value.resolve(&ctx).map_err(|e| (display.clone(), format!("parameter `{k}`: {e}")))?;

@@ -30,6 +30,7 @@ pub enum Calls {
 /// An array given to a scalar parameter makes a batch: one call per element.
 pub fn build_calls(cmd: &Command, mut args: Map<String, Value>) -> Result<Calls, String> {
     let spec = &cmd.spec;
+    let mut out = Map::with_capacity(spec.inputs.len());
     let mut batch: Option<(String, Vec<Value>)> = None;
     for p in &spec.inputs {
         let v = match args.remove(&p.name) {
@@ -60,19 +61,19 @@ pub fn build_calls(cmd: &Command, mut args: Map<String, Value>) -> Result<Calls,
                 }
             }
         }
-        args.insert(p.name.clone(), v);
+        out.insert(p.name.clone(), v);
     }
     if let Some(extra) = args.keys().next() {
         return Err(format!("`{}` has no parameter `{extra}`", spec.name));
     }
     let Some((name, items)) = batch else {
-        return Ok(Calls::One(args));
+        return Ok(Calls::One(out));
     };
     let ty = spec.input(&name).map(|p| p.ty).unwrap_or(crate::commands::ParamType::Any);
     let mut calls = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let v = coerce(ty, item.clone()).map_err(|e| format!("parameter `{name}`, element {i}: {e} (value: {})", clip(&item)))?;
-        let mut a = args.clone();
+        let mut a = out.clone();
         a.insert(name.clone(), v);
         calls.push(a);
     }

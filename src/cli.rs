@@ -1,0 +1,267 @@
+//! The command-line subcommands as library functions returning an exit code.
+//! `main.rs` only parses arguments and calls these.
+
+use crate::commands::Registry;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::load::{load_file, load_str, Loaded};
+use crate::model::{Document, Playbook};
+use crate::report::{render, Format};
+use crate::run::{prepare_inputs, run_document, run_playbook, Mocks, Progress, RunData, RunOptions};
+use crate::validate::{check_playbook, Catalog};
+use serde_json::{Map, Value};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_INVALID: i32 = 2;
+
+/// Every `*.yaml`/`*.yml` under the given paths (files given directly are always taken).
+pub fn walk(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut stack = vec![p.clone()];
+            while let Some(dir) = stack.pop() {
+                let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+                    .map_err(|e| format!("cannot read directory {}: {e}", dir.display()))?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .collect();
+                entries.sort();
+                for e in entries {
+                    if e.is_dir() {
+                        stack.push(e);
+                    } else if matches!(e.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")) {
+                        out.push(e);
+                    }
+                }
+            }
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(format!("{}: no such file or directory", p.display()));
+        }
+    }
+    Ok(out)
+}
+
+/// All diagnostics of a loaded document: load problems, graph and rules.
+pub fn check_loaded(loaded: &Loaded, registry: &Registry) -> Vec<Diagnostic> {
+    let mut diags = loaded.diagnostics.clone();
+    if let Some(Document::Playbook(pb)) = &loaded.document {
+        let (plan, graph_diags) = crate::plan::plan(pb);
+        diags.extend(graph_diags);
+        diags.extend(check_playbook(pb, &plan, &Catalog { registry }));
+    }
+    diags.sort_by_key(|d| (d.file.path.clone(), d.span.start, d.code));
+    diags
+}
+
+pub fn validate(paths: &[PathBuf], format: Format) -> i32 {
+    let files = match walk(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let registry = Registry::builtin();
+    let mut diags = Vec::new();
+    let mut checked = 0;
+    for f in &files {
+        let loaded = load_file(f);
+        if loaded.kind.is_none() && loaded.diagnostics.is_empty() {
+            continue; // YAML without `kind:` is not ours
+        }
+        checked += 1;
+        diags.extend(check_loaded(&loaded, &registry));
+    }
+    let color = std::io::stdout().is_terminal();
+    print!("{}", render(&diags, checked, format, color));
+    if diags.iter().any(|d| d.severity == Severity::Error) {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+/// Reads a JSON or YAML data file (incident, event, inputs, mocks).
+pub fn read_data(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if path.extension().and_then(|e| e.to_str()) == Some("json") {
+        return serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()));
+    }
+    crate::load::node::parse_yaml(&text)
+        .map(|n| n.to_json())
+        .map_err(|e| format!("{}: {}", path.display(), e.message))
+}
+
+pub struct RunArgs {
+    pub playbook: PathBuf,
+    pub incident: Option<PathBuf>,
+    pub event: Option<PathBuf>,
+    pub inputs: Vec<String>,
+    pub inputs_file: Option<PathBuf>,
+    pub mock: Option<PathBuf>,
+    pub draft: bool,
+    pub concurrency: usize,
+    pub quiet: bool,
+}
+
+fn fail(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {msg}");
+    EXIT_INVALID
+}
+
+pub fn run(args: RunArgs) -> i32 {
+    let registry = Arc::new(Registry::builtin());
+    let loaded = load_file(&args.playbook);
+    let diags = check_loaded(&loaded, &registry);
+    if diags.iter().any(|d| d.severity == Severity::Error) {
+        eprint!("{}", render(&diags, 1, Format::Human, std::io::stderr().is_terminal()));
+        return EXIT_INVALID;
+    }
+    let pb: Arc<Playbook> = match &loaded.document {
+        Some(Document::Playbook(p)) => p.clone(),
+        Some(_) => return fail(format!("{} is a `{}` file, not a playbook", args.playbook.display(), loaded.kind.clone().unwrap_or_default())),
+        None => return fail(format!("{} has no `kind: playbook`", args.playbook.display())),
+    };
+    if pb.status.value == crate::commands::Lifecycle::Draft && !args.draft {
+        return fail(format!("playbook `{}` is a draft; run it with --draft", pb.name.value));
+    }
+    let read = |p: &Option<PathBuf>| -> Result<Value, String> { p.as_deref().map(read_data).transpose().map(|v| v.unwrap_or(Value::Null)) };
+    let (incident, event) = match (read(&args.incident), read(&args.event)) {
+        (Ok(i), Ok(e)) => (i, e),
+        (Err(e), _) | (_, Err(e)) => return fail(e),
+    };
+    let mut given = Map::new();
+    if let Some(f) = &args.inputs_file {
+        match read_data(f) {
+            Ok(Value::Object(m)) => given.extend(m),
+            Ok(_) => return fail(format!("{}: inputs must be a mapping of name: value", f.display())),
+            Err(e) => return fail(e),
+        }
+    }
+    for kv in &args.inputs {
+        let Some((k, v)) = kv.split_once('=') else {
+            return fail(format!("--input `{kv}` must be NAME=VALUE"));
+        };
+        let v = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
+        given.insert(k.to_owned(), v);
+    }
+    let inputs = match prepare_inputs(&pb, given) {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
+    let mocks = match &args.mock {
+        Some(f) => match read_data(f).and_then(|v| Mocks::from_json(&v).map_err(|e| format!("{}: {e}", f.display()))) {
+            Ok(m) => m,
+            Err(e) => return fail(e),
+        },
+        None => Mocks::default(),
+    };
+    let (plan, _) = crate::plan::plan(&pb);
+    let opts = RunOptions {
+        concurrency: args.concurrency,
+        mocks,
+        progress: Progress { enabled: !args.quiet },
+        ..RunOptions::default()
+    };
+    let data = RunData {
+        incident,
+        event,
+        inputs,
+        ..RunData::default()
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+    };
+    let result = rt.block_on(run_playbook(pb.clone(), Arc::new(plan), registry, data, opts));
+    for e in &result.output_errors {
+        eprintln!("warning: {e}");
+    }
+    let doc = run_document(&pb, &result);
+    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    if result.status == crate::output::Status::Failed {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+pub fn list_commands() -> i32 {
+    let r = Registry::builtin();
+    let mut rows: Vec<_> = r.iter().collect();
+    rows.sort_by(|a, b| (&a.spec.category, &a.spec.name).cmp(&(&b.spec.category, &b.spec.name)));
+    let w = rows.iter().map(|c| c.spec.name.len()).max().unwrap_or(10);
+    let mut cat = String::new();
+    for c in rows {
+        if c.spec.category != cat {
+            cat = c.spec.category.clone();
+            println!("\n{cat}");
+        }
+        let params: Vec<String> = c.spec.inputs.iter().map(|p| format!("{}{}: {}", p.name, if p.required { "" } else { "?" }, p.ty.name())).collect();
+        println!("  {:w$}  {}  ({}) → {}", c.spec.name, c.spec.display, params.join(", "), c.spec.returns);
+    }
+    println!("\n{} commands. `codeless commands show NAME` documents one.", r.len());
+    EXIT_OK
+}
+
+pub fn show_command(name: &str) -> i32 {
+    let r = Registry::builtin();
+    let Some(c) = r.get(name) else {
+        let hint = r.suggest(name).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+        return fail(format!("unknown command `{name}`{hint}"));
+    };
+    let s = &c.spec;
+    println!("{} — {}", s.name, s.display);
+    println!("category: {}", s.category);
+    println!("features: {}", s.features.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "));
+    println!("status:   {}", if s.status == crate::commands::Lifecycle::Draft { "draft" } else { "live" });
+    if !s.description.is_empty() {
+        println!("\n{}", s.description);
+    }
+    println!("\ninputs:");
+    if s.inputs.is_empty() {
+        println!("  (none)");
+    }
+    for p in &s.inputs {
+        let mut line = format!("  {} ({}) — {}, {}", p.name, p.display, p.ty.name(), if p.required { "required" } else { "optional" });
+        if let Some(d) = &p.default {
+            line.push_str(&format!(", default {d}"));
+        }
+        if !p.options.is_empty() {
+            line.push_str(&format!(", one of: {}", p.options.join(" | ")));
+        }
+        println!("{line}");
+        if !p.description.is_empty() {
+            println!("      {}", p.description);
+        }
+        if let Some(sample) = &p.sample {
+            println!("      sample: {sample}");
+        }
+    }
+    println!("\nreturnData: {}", s.returns);
+    if !s.key_fields.is_empty() {
+        println!("key fields:");
+        for k in &s.key_fields {
+            println!("  {} = {}", k.name, k.path);
+        }
+    }
+    EXIT_OK
+}
+
+/// For tests and `load_str` users: load a playbook from text, returning diagnostics on failure.
+pub fn playbook_from_str(path: &str, text: &str, registry: &Registry) -> Result<Arc<Playbook>, Vec<Diagnostic>> {
+    let loaded = load_str(path, text);
+    let diags = check_loaded(&loaded, registry);
+    if diags.iter().any(|d| d.severity == Severity::Error) {
+        return Err(diags);
+    }
+    match loaded.document {
+        Some(Document::Playbook(p)) => Ok(p),
+        _ => Err(diags),
+    }
+}

@@ -1,0 +1,5 @@
+//! The rule catalogue. Codes: Y (YAML/schema, in `load`), G (graph, in `plan`), C (commands),
+//! T/J (templates and JSONPath).
+
+pub mod commands;
+pub mod references;
