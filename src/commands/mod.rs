@@ -10,6 +10,7 @@ mod boolean;
 mod cyber;
 mod encoding;
 mod file;
+mod flow;
 mod json;
 mod number;
 mod text;
@@ -35,15 +36,21 @@ pub struct UtilityContext<'a> {
 /// into the output model's `error` with the command's display name).
 pub type UtilityFn = fn(&Args, &UtilityContext) -> Result<Value, String>;
 
+/// A built-in that waits on something (timers, I/O); gets owned arguments.
+pub type AsyncUtilityFn =
+    fn(Args) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Value, String>> + Send>>;
+
 #[derive(Clone)]
 pub enum Implementation {
     Utility(UtilityFn),
+    Async(AsyncUtilityFn),
 }
 
 impl std::fmt::Debug for Implementation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Implementation::Utility(_) => f.write_str("Utility"),
+            Implementation::Async(_) => f.write_str("Async"),
         }
     }
 }
@@ -73,6 +80,7 @@ impl Registry {
         encoding::register(&mut r);
         cyber::register(&mut r);
         file::register(&mut r);
+        flow::register(&mut r);
         r
     }
 

@@ -106,6 +106,10 @@ pub async fn call_once(cmd: &Arc<Command>, task_id: &str, args: Map<String, Valu
                 Err(msg) => OutputModel::failure(CommandError::new(&cmd.spec.display, msg)),
             }
         }
+        Implementation::Async(f) => match f(Args::new(args)).await {
+            Ok(v) => OutputModel::success(v),
+            Err(msg) => OutputModel::failure(CommandError::new(&cmd.spec.display, msg)),
+        },
     }
 }
 

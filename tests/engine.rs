@@ -1,0 +1,224 @@
+//! Run semantics end to end through the library: joins, loops, batch, retry, timeouts,
+//! skip/block propagation, on_error, transforms, outputs and template injection.
+
+use codeless::cli::playbook_from_str;
+use codeless::commands::Registry;
+use codeless::run::{run_document, run_playbook, Mocks, RunData, RunOptions};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Instant;
+
+async fn run_with(yaml: &str, incident: Value, mocks: Value, concurrency: usize) -> Value {
+    let registry = Arc::new(Registry::builtin());
+    let pb = match playbook_from_str("t.yaml", yaml, &registry) {
+        Ok(p) => p,
+        Err(d) => panic!("invalid playbook: {:?}", d.iter().map(|d| d.short()).collect::<Vec<_>>()),
+    };
+    let (plan, _) = codeless::plan::plan(&pb);
+    let data = RunData {
+        incident,
+        connector: json!({"apikey": "sk-secret-value"}),
+        inputs: json!({}),
+        ..RunData::default()
+    };
+    let opts = RunOptions {
+        concurrency,
+        mocks: Mocks::from_json(&mocks).expect("mocks"),
+        ..RunOptions::default()
+    };
+    let r = run_playbook(pb.clone(), Arc::new(plan), registry, data, opts).await;
+    run_document(&pb, &r)
+}
+
+async fn run(yaml: &str, mocks: Value) -> Value {
+    run_with(yaml, json!({"title": "t"}), mocks, 8).await
+}
+
+fn status(doc: &Value, task: &str) -> String {
+    doc["tasks"][task]["status"].as_str().unwrap_or("?").to_owned()
+}
+
+const HEADER: &str = "kind: playbook\nname: T\n";
+
+#[tokio::test]
+async fn join_all_runs_once_after_every_branch() {
+    let doc = run(&format!("{HEADER}tasks:\n  a: {{ command: equals, input: {{ input1: x, input2: x }}, next: [b, c] }}\n  b: {{ command: equals, input: {{ input1: x, input2: x }}, next: [d] }}\n  c: {{ command: equals, input: {{ input1: x, input2: x }}, next: [d] }}\n  d: {{ command: concatToRear, input: {{ input: \"<<tasks.b.returnData>>\", value: \"-<<tasks.c.returnData>>\" }} }}\n"), json!({})).await;
+    assert_eq!(doc["status"], "Successful");
+    assert_eq!(doc["tasks"]["d"]["runs"], 1);
+    assert_eq!(doc["tasks"]["d"]["returnData"], "true-true");
+}
+
+#[tokio::test]
+async fn wait_any_runs_per_predecessor_and_any_once_once() {
+    let body = "tasks:\n  a: { command: equals, input: { input1: x, input2: x }, next: [b, c] }\n  b: { command: equals, input: { input1: x, input2: x }, next: [d, e] }\n  c: { command: equals, input: { input1: x, input2: x }, next: [d, e] }\n  d: { command: equals, input: { input1: x, input2: x }, wait: any }\n  e: { command: equals, input: { input1: x, input2: x }, wait: any_once }\n";
+    let doc = run(&format!("{HEADER}{body}"), json!({})).await;
+    assert_eq!(doc["tasks"]["d"]["runs"], 2);
+    assert_eq!(doc["tasks"]["e"]["runs"], 1);
+}
+
+const BRANCHY: &str = "tasks:\n  check:\n    type: conditional\n    command: contains\n    input: { input: <<incident.title>>, search_value: Phish }\n    branches: { \"true\": [hit], \"false\": [miss] }\n  hit: { command: equals, input: { input1: a, input2: a }, next: [join] }\n  miss: { command: equals, input: { input1: a, input2: a }, next: [after_miss, join] }\n  after_miss: { command: equals, input: { input1: a, input2: a } }\n  join: { command: equals, input: { input1: a, input2: a } }\n";
+
+#[tokio::test]
+async fn branches_not_taken_are_skipped_transitively_and_joins_still_run() {
+    let doc = run_with(&format!("{HEADER}{BRANCHY}"), json!({"title": "Phish alert"}), json!({}), 4).await;
+    assert_eq!(status(&doc, "check"), "Successful");
+    assert_eq!(doc["tasks"]["check"]["returnData"], true);
+    assert_eq!(status(&doc, "hit"), "Successful");
+    assert_eq!(status(&doc, "miss"), "Skipped");
+    assert_eq!(status(&doc, "after_miss"), "Skipped");
+    assert_eq!(status(&doc, "join"), "Successful");
+    assert_eq!(doc["status"], "Successful");
+    let doc = run_with(&format!("{HEADER}{BRANCHY}"), json!({"title": "Benign"}), json!({}), 4).await;
+    assert_eq!(status(&doc, "hit"), "Skipped");
+    assert_eq!(status(&doc, "after_miss"), "Successful");
+}
+
+const FAILING: &str = "tasks:\n  start: { command: equals, input: { input1: a, input2: a }, next: [bad, good] }\n  bad: { command: fail, input: { message: boom }, ON_ERROR next: [after] }\n  good: { command: equals, input: { input1: a, input2: a }, next: [join] }\n  after: { command: concatToRear, input: { input: \"seen: \", value: \"<<tasks.bad.error.message>>\" }, next: [join] }\n  join: { command: equals, input: { input1: a, input2: a } }\n";
+
+#[tokio::test]
+async fn on_error_stop_blocks_successors_and_fails_the_run() {
+    let doc = run(&format!("{HEADER}{}", FAILING.replace("ON_ERROR ", "")), json!({})).await;
+    assert_eq!(doc["status"], "Failed");
+    assert_eq!(status(&doc, "bad"), "Failed");
+    assert_eq!(doc["tasks"]["bad"]["error"]["message"], "boom");
+    assert_eq!(doc["tasks"]["bad"]["error"]["indicator"], "Fail failed.");
+    assert_eq!(status(&doc, "after"), "Blocked");
+    assert_eq!(status(&doc, "join"), "Blocked");
+    assert_eq!(status(&doc, "good"), "Successful", "the other branch still ran");
+}
+
+#[tokio::test]
+async fn on_error_continue_runs_successors_that_read_the_error() {
+    let doc = run(&format!("{HEADER}{}", FAILING.replace("ON_ERROR ", "on_error: continue, ")), json!({})).await;
+    assert_eq!(doc["status"], "Partially Successful");
+    assert_eq!(doc["tasks"]["after"]["returnData"], "seen: boom");
+    assert_eq!(status(&doc, "join"), "Successful");
+}
+
+const LOOP: &str = "tasks:\n  start: { command: equals, input: { input1: a, input2: a }, next: [poll] }\n  poll: { command: equals, input: { input1: a, input2: a }, next: [done_yet] }\n  done_yet:\n    type: conditional\n    command: equals\n    input: { input1: a, input2: b }\n    max_loops: MAX\n    branches: { \"false\": [poll], \"true\": [finish] }\n  finish: { command: equals, input: { input1: a, input2: a } }\n";
+
+#[tokio::test]
+async fn loops_repeat_until_the_condition_changes() {
+    let mocks = json!({"done_yet": [{"returnData": false}, {"returnData": false}, {"returnData": true}]});
+    let doc = run(&format!("{HEADER}{}", LOOP.replace("MAX", "5")), mocks).await;
+    assert_eq!(doc["status"], "Successful");
+    assert_eq!(doc["tasks"]["poll"]["runs"], 3);
+    assert_eq!(doc["tasks"]["done_yet"]["runs"], 3);
+    assert_eq!(status(&doc, "finish"), "Successful");
+    assert_eq!(doc["tasks"]["finish"]["runs"], 1);
+}
+
+#[tokio::test]
+async fn loops_stop_at_max_loops_with_a_clear_failure() {
+    let mocks = json!({"done_yet": {"returnData": false}});
+    let doc = run(&format!("{HEADER}{}", LOOP.replace("MAX", "2")), mocks).await;
+    assert_eq!(doc["status"], "Failed");
+    assert_eq!(doc["tasks"]["poll"]["runs"], 3);
+    let msg = doc["tasks"]["done_yet"]["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("reached its loop limit (max_loops: 2)"), "{msg}");
+    assert_eq!(status(&doc, "finish"), "Blocked");
+}
+
+#[tokio::test]
+async fn batch_runs_per_element_with_item_and_index() {
+    let yaml = format!("{HEADER}tasks:\n  each:\n    command: concatToRear\n    input:\n      input: <<incident.ips>>\n      value: \" #<<index>> of <<item>>\"\n");
+    let doc = run_with(&yaml, json!({"ips": ["1.1.1.1", "2.2.2.2", "3.3.3.3"]}), json!({}), 4).await;
+    assert_eq!(doc["tasks"]["each"]["returnData"], json!(["1.1.1.1 #0 of 1.1.1.1", "2.2.2.2 #1 of 2.2.2.2", "3.3.3.3 #2 of 3.3.3.3"]));
+    assert_eq!(status(&doc, "each"), "Successful");
+}
+
+#[tokio::test]
+async fn batch_with_some_failures_is_partially_successful() {
+    let yaml = format!("{HEADER}tasks:\n  each: {{ command: concatToRear, input: {{ input: <<incident.ips>>, value: x }} }}\n");
+    let mocks = json!({"each": [{"returnData": "ok"}, {"error": {"status_code": 404, "message": "not found"}}, {"returnData": "ok"}]});
+    let doc = run_with(&yaml, json!({"ips": ["a", "b", "c"]}), mocks, 4).await;
+    assert_eq!(status(&doc, "each"), "Partially Successful");
+    assert_eq!(doc["status"], "Partially Successful");
+    assert_eq!(doc["tasks"]["each"]["returnData"], json!(["ok", "Failed", "ok"]));
+    assert!(doc["tasks"]["each"]["result"].as_str().unwrap().contains("2 of 3 items succeeded"));
+}
+
+#[tokio::test]
+async fn task_retry_retries_failures_and_counts_them() {
+    let yaml = format!("{HEADER}tasks:\n  flaky: {{ command: equals, input: {{ input1: a, input2: a }}, retry: {{ attempts: 3, delay: [0.01] }} }}\n");
+    let mocks = json!({"flaky": [{"error": {"message": "503"}}, {"error": {"message": "503"}}, {"returnData": "ok"}]});
+    let doc = run(&yaml, mocks).await;
+    assert_eq!(status(&doc, "flaky"), "Successful");
+    assert_eq!(doc["tasks"]["flaky"]["retries"], 2);
+    assert_eq!(doc["tasks"]["flaky"]["returnData"], "ok");
+    let mocks = json!({"flaky": {"error": {"message": "down"}}});
+    let doc = run(&yaml, mocks).await;
+    assert_eq!(status(&doc, "flaky"), "Failed");
+    assert_eq!(doc["tasks"]["flaky"]["retries"], 3);
+}
+
+#[tokio::test]
+async fn a_command_can_ask_for_a_retry_with_a_delay() {
+    let yaml = format!("{HEADER}tasks:\n  fetch: {{ command: equals, input: {{ input1: a, input2: a }} }}\n");
+    let mocks = json!({"fetch": [{"returnData": {"__ACTION__": "__RETRY__", "__DELAY__": [0.01, 0.02]}}, {"returnData": {"__ACTION__": "__RETRY__", "__DELAY__": [0.01, 0.02]}}, {"returnData": "Successful", "rawData": {"n": 1}}]});
+    let doc = run(&yaml, mocks).await;
+    assert_eq!(status(&doc, "fetch"), "Successful");
+    assert_eq!(doc["tasks"]["fetch"]["retries"], 2);
+    assert_eq!(doc["tasks"]["fetch"]["rawData"], json!({"n": 1}));
+}
+
+#[tokio::test]
+async fn timeouts_fail_the_task_with_a_clear_message() {
+    let yaml = format!("{HEADER}tasks:\n  slow: {{ command: sleep, input: {{ seconds: 30 }}, timeout: 0.2, next: [after] }}\n  after: {{ command: equals, input: {{ input1: a, input2: a }} }}\n");
+    let t = Instant::now();
+    let doc = run(&yaml, json!({})).await;
+    assert!(t.elapsed().as_secs_f64() < 5.0, "the run did not wait for the sleep");
+    assert_eq!(status(&doc, "slow"), "Failed");
+    assert_eq!(doc["tasks"]["slow"]["error"]["message"], "task `slow` timed out after 0.2 s");
+    assert_eq!(status(&doc, "after"), "Blocked");
+}
+
+#[tokio::test]
+async fn independent_branches_run_concurrently_within_the_bound() {
+    let yaml = format!("{HEADER}tasks:\n  a: {{ command: sleep, input: {{ seconds: 0.4 }} }}\n  b: {{ command: sleep, input: {{ seconds: 0.4 }} }}\n  c: {{ command: sleep, input: {{ seconds: 0.4 }} }}\n");
+    let t = Instant::now();
+    run_with(&yaml, json!({}), json!({}), 3).await;
+    let parallel = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    run_with(&yaml, json!({}), json!({}), 1).await;
+    let serial = t.elapsed().as_secs_f64();
+    assert!(parallel < 1.0, "3 × 0.4 s in parallel took {parallel:.2} s");
+    assert!(serial >= 1.2, "--concurrency 1 must serialise: took {serial:.2} s");
+}
+
+#[tokio::test]
+async fn transform_steps_feed_each_other() {
+    let yaml = format!("{HEADER}outputs:\n  shout: <<tasks.t.returnData>>\ntasks:\n  t:\n    type: transform\n    input: <<incident.title>>\n    steps:\n      - {{ command: concatToRear, with: {{ value: \"!\" }} }}\n      - {{ command: concatToRear, with: {{ value: \"?\" }} }}\n");
+    let doc = run_with(&yaml, json!({"title": "hello"}), json!({}), 2).await;
+    assert_eq!(doc["tasks"]["t"]["returnData"], "hello!?");
+    assert_eq!(doc["outputs"]["shout"], "hello!?");
+}
+
+#[tokio::test]
+async fn incident_data_is_never_evaluated_as_a_template() {
+    let evil = "<<connector.apikey>> {{connector.apikey}} <<tasks.a.rawData>>";
+    let yaml = format!("{HEADER}outputs:\n  copy: <<tasks.a.returnData>>\ntasks:\n  a: {{ command: concatToRear, input: {{ input: \"Title: <<incident.title>>\", value: <<incident.title>> }} }}\n");
+    let doc = run_with(&yaml, json!({"title": evil}), json!({}), 2).await;
+    let expected = format!("Title: {evil}{evil}");
+    assert_eq!(doc["tasks"]["a"]["returnData"], expected.as_str());
+    assert_eq!(doc["outputs"]["copy"], expected.as_str());
+    assert!(!doc.to_string().contains("sk-secret-value"));
+}
+
+#[tokio::test]
+async fn unresolvable_references_fail_the_task_naming_parameter_and_path() {
+    let yaml = format!("{HEADER}tasks:\n  a: {{ command: equals, input: {{ input1: <<incident.verdict.score>>, input2: x }} }}\n");
+    let doc = run_with(&yaml, json!({"verdict": {"scor": 5}}), json!({}), 2).await;
+    assert_eq!(status(&doc, "a"), "Failed");
+    assert_eq!(
+        doc["tasks"]["a"]["error"]["message"],
+        "parameter `input1`: <<incident.verdict.score>>: no key `score` in incident.verdict (it has: scor; did you mean `scor`?)"
+    );
+}
+
+#[tokio::test]
+async fn wrong_types_at_run_time_name_the_parameter_and_value() {
+    let yaml = format!("{HEADER}tasks:\n  a: {{ command: sleep, input: {{ seconds: <<incident.n>> }} }}\n");
+    let doc = run_with(&yaml, json!({"n": "soon"}), json!({}), 2).await;
+    assert_eq!(doc["tasks"]["a"]["error"]["message"], "parameter `seconds`: expected a number, got the text \"soon\" (value: \"soon\")");
+}
