@@ -6,7 +6,9 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::load::{load_file, load_str, Loaded};
 use crate::model::{Document, Playbook};
 use crate::report::{render, Format};
-use crate::run::{prepare_inputs, run_document, run_playbook, Mocks, Progress, RunData, RunOptions};
+use crate::run::{
+    prepare_inputs, run_document, run_playbook, Mocks, Progress, RunData, RunOptions,
+};
 use crate::validate::{check_playbook, Catalog};
 use serde_json::{Map, Value};
 use std::io::IsTerminal;
@@ -32,7 +34,8 @@ pub fn walk(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
                 for e in entries {
                     if e.is_dir() {
                         stack.push(e);
-                    } else if matches!(e.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")) {
+                    } else if matches!(e.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"))
+                    {
                         out.push(e);
                     }
                 }
@@ -88,9 +91,11 @@ pub fn validate(paths: &[PathBuf], format: Format) -> i32 {
 
 /// Reads a JSON or YAML data file (incident, event, inputs, mocks).
 pub fn read_data(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     if path.extension().and_then(|e| e.to_str()) == Some("json") {
-        return serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()));
+        return serde_json::from_str(&text)
+            .map_err(|e| format!("{}: invalid JSON: {e}", path.display()));
     }
     crate::load::node::parse_yaml(&text)
         .map(|n| n.to_json())
@@ -119,18 +124,40 @@ pub fn run(args: RunArgs) -> i32 {
     let loaded = load_file(&args.playbook);
     let diags = check_loaded(&loaded, &registry);
     if diags.iter().any(|d| d.severity == Severity::Error) {
-        eprint!("{}", render(&diags, 1, Format::Human, std::io::stderr().is_terminal()));
+        eprint!(
+            "{}",
+            render(&diags, 1, Format::Human, std::io::stderr().is_terminal())
+        );
         return EXIT_INVALID;
     }
     let pb: Arc<Playbook> = match &loaded.document {
         Some(Document::Playbook(p)) => p.clone(),
-        Some(_) => return fail(format!("{} is a `{}` file, not a playbook", args.playbook.display(), loaded.kind.clone().unwrap_or_default())),
-        None => return fail(format!("{} has no `kind: playbook`", args.playbook.display())),
+        Some(_) => {
+            return fail(format!(
+                "{} is a `{}` file, not a playbook",
+                args.playbook.display(),
+                loaded.kind.clone().unwrap_or_default()
+            ))
+        }
+        None => {
+            return fail(format!(
+                "{} has no `kind: playbook`",
+                args.playbook.display()
+            ))
+        }
     };
     if pb.status.value == crate::commands::Lifecycle::Draft && !args.draft {
-        return fail(format!("playbook `{}` is a draft; run it with --draft", pb.name.value));
+        return fail(format!(
+            "playbook `{}` is a draft; run it with --draft",
+            pb.name.value
+        ));
     }
-    let read = |p: &Option<PathBuf>| -> Result<Value, String> { p.as_deref().map(read_data).transpose().map(|v| v.unwrap_or(Value::Null)) };
+    let read = |p: &Option<PathBuf>| -> Result<Value, String> {
+        p.as_deref()
+            .map(read_data)
+            .transpose()
+            .map(|v| v.unwrap_or(Value::Null))
+    };
     let (incident, event) = match (read(&args.incident), read(&args.event)) {
         (Ok(i), Ok(e)) => (i, e),
         (Err(e), _) | (_, Err(e)) => return fail(e),
@@ -139,7 +166,12 @@ pub fn run(args: RunArgs) -> i32 {
     if let Some(f) = &args.inputs_file {
         match read_data(f) {
             Ok(Value::Object(m)) => given.extend(m),
-            Ok(_) => return fail(format!("{}: inputs must be a mapping of name: value", f.display())),
+            Ok(_) => {
+                return fail(format!(
+                    "{}: inputs must be a mapping of name: value",
+                    f.display()
+                ))
+            }
             Err(e) => return fail(e),
         }
     }
@@ -155,7 +187,9 @@ pub fn run(args: RunArgs) -> i32 {
         Err(e) => return fail(e),
     };
     let mocks = match &args.mock {
-        Some(f) => match read_data(f).and_then(|v| Mocks::from_json(&v).map_err(|e| format!("{}: {e}", f.display()))) {
+        Some(f) => match read_data(f)
+            .and_then(|v| Mocks::from_json(&v).map_err(|e| format!("{}: {e}", f.display())))
+        {
             Ok(m) => m,
             Err(e) => return fail(e),
         },
@@ -165,7 +199,9 @@ pub fn run(args: RunArgs) -> i32 {
     let opts = RunOptions {
         concurrency: args.concurrency,
         mocks,
-        progress: Progress { enabled: !args.quiet },
+        progress: Progress {
+            enabled: !args.quiet,
+        },
         ..RunOptions::default()
     };
     let data = RunData {
@@ -174,11 +210,20 @@ pub fn run(args: RunArgs) -> i32 {
         inputs,
         ..RunData::default()
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
-    let result = rt.block_on(run_playbook(pb.clone(), Arc::new(plan), registry, data, opts));
+    let result = rt.block_on(run_playbook(
+        pb.clone(),
+        Arc::new(plan),
+        registry,
+        data,
+        opts,
+    ));
     for e in &result.output_errors {
         eprintln!("warning: {e}");
     }
@@ -202,24 +247,62 @@ pub fn list_commands() -> i32 {
             cat = c.spec.category.clone();
             println!("\n{cat}");
         }
-        let params: Vec<String> = c.spec.inputs.iter().map(|p| format!("{}{}: {}", p.name, if p.required { "" } else { "?" }, p.ty.name())).collect();
-        println!("  {:w$}  {}  ({}) → {}", c.spec.name, c.spec.display, params.join(", "), c.spec.returns);
+        let params: Vec<String> = c
+            .spec
+            .inputs
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}{}: {}",
+                    p.name,
+                    if p.required { "" } else { "?" },
+                    p.ty.name()
+                )
+            })
+            .collect();
+        println!(
+            "  {:w$}  {}  ({}) → {}",
+            c.spec.name,
+            c.spec.display,
+            params.join(", "),
+            c.spec.returns
+        );
     }
-    println!("\n{} commands. `codeless commands show NAME` documents one.", r.len());
+    println!(
+        "\n{} commands. `codeless commands show NAME` documents one.",
+        r.len()
+    );
     EXIT_OK
 }
 
 pub fn show_command(name: &str) -> i32 {
     let r = Registry::builtin();
     let Some(c) = r.get(name) else {
-        let hint = r.suggest(name).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+        let hint = r
+            .suggest(name)
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
         return fail(format!("unknown command `{name}`{hint}"));
     };
     let s = &c.spec;
     println!("{} — {}", s.name, s.display);
     println!("category: {}", s.category);
-    println!("features: {}", s.features.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "));
-    println!("status:   {}", if s.status == crate::commands::Lifecycle::Draft { "draft" } else { "live" });
+    println!(
+        "features: {}",
+        s.features
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "status:   {}",
+        if s.status == crate::commands::Lifecycle::Draft {
+            "draft"
+        } else {
+            "live"
+        }
+    );
     if !s.description.is_empty() {
         println!("\n{}", s.description);
     }
@@ -228,7 +311,13 @@ pub fn show_command(name: &str) -> i32 {
         println!("  (none)");
     }
     for p in &s.inputs {
-        let mut line = format!("  {} ({}) — {}, {}", p.name, p.display, p.ty.name(), if p.required { "required" } else { "optional" });
+        let mut line = format!(
+            "  {} ({}) — {}, {}",
+            p.name,
+            p.display,
+            p.ty.name(),
+            if p.required { "required" } else { "optional" }
+        );
         if let Some(d) = &p.default {
             line.push_str(&format!(", default {d}"));
         }
@@ -254,7 +343,11 @@ pub fn show_command(name: &str) -> i32 {
 }
 
 /// For tests and `load_str` users: load a playbook from text, returning diagnostics on failure.
-pub fn playbook_from_str(path: &str, text: &str, registry: &Registry) -> Result<Arc<Playbook>, Vec<Diagnostic>> {
+pub fn playbook_from_str(
+    path: &str,
+    text: &str,
+    registry: &Registry,
+) -> Result<Arc<Playbook>, Vec<Diagnostic>> {
     let loaded = load_str(path, text);
     let diags = check_loaded(&loaded, registry);
     if diags.iter().any(|d| d.severity == Severity::Error) {

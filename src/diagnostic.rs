@@ -59,7 +59,12 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, file: &Arc<SourceFile>, span: Span, message: impl Into<String>) -> Self {
+    pub fn error(
+        code: &'static str,
+        file: &Arc<SourceFile>,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             code,
             severity: Severity::Error,
@@ -69,7 +74,12 @@ impl Diagnostic {
             help: None,
         }
     }
-    pub fn warning(code: &'static str, file: &Arc<SourceFile>, span: Span, message: impl Into<String>) -> Self {
+    pub fn warning(
+        code: &'static str,
+        file: &Arc<SourceFile>,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(code, file, span, message)
@@ -89,7 +99,10 @@ impl Diagnostic {
     /// `file:line:col: message`
     pub fn short(&self) -> String {
         let (l, c) = self.line_col();
-        format!("{}:{}:{}: {} [{}]", self.file.path, l, c, self.message, self.code)
+        format!(
+            "{}:{}:{}: {} [{}]",
+            self.file.path, l, c, self.message, self.code
+        )
     }
 }
 

@@ -6,7 +6,11 @@ use codeless::report::Format;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "codeless", version, about = "Validate and run SOAR playbooks written in YAML")]
+#[command(
+    name = "codeless",
+    version,
+    about = "Validate and run SOAR playbooks written in YAML"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -66,14 +70,26 @@ enum CommandsAction {
 fn main() {
     let code = match Cli::parse().command {
         Cmd::Validate { paths, format } => {
-            let format = format.unwrap_or(if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
-                Format::Github
-            } else {
-                Format::Human
-            });
+            let format = format.unwrap_or(
+                if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+                    Format::Github
+                } else {
+                    Format::Human
+                },
+            );
             cli::validate(&paths, format)
         }
-        Cmd::Run { playbook, incident, event, inputs, inputs_file, mock, draft, concurrency, quiet } => cli::run(cli::RunArgs {
+        Cmd::Run {
+            playbook,
+            incident,
+            event,
+            inputs,
+            inputs_file,
+            mock,
+            draft,
+            concurrency,
+            quiet,
+        } => cli::run(cli::RunArgs {
             playbook,
             incident,
             event,
@@ -85,7 +101,9 @@ fn main() {
             quiet,
         }),
         Cmd::Commands { action: None } => cli::list_commands(),
-        Cmd::Commands { action: Some(CommandsAction::Show { name }) } => cli::show_command(&name),
+        Cmd::Commands {
+            action: Some(CommandsAction::Show { name }),
+        } => cli::show_command(&name),
     };
     std::process::exit(code);
 }

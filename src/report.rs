@@ -13,28 +13,47 @@ pub enum Format {
 }
 
 pub fn render(diags: &[Diagnostic], files: usize, format: Format, color: bool) -> String {
-    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let warnings = diags.len() - errors;
     match format {
         Format::Json => {
             let list: Vec<DiagnosticJson> = diags.iter().map(DiagnosticJson::from).collect();
             let doc = json!({"files": files, "errors": errors, "warnings": warnings, "diagnostics": list});
-            format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default())
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&doc).unwrap_or_default()
+            )
         }
         Format::Github => diags
             .iter()
             .map(|d| {
                 let (line, col) = d.line_col();
-                let level = if d.severity == Severity::Error { "error" } else { "warning" };
+                let level = if d.severity == Severity::Error {
+                    "error"
+                } else {
+                    "warning"
+                };
                 let mut msg = format!("{} [{}]", d.message, d.code);
                 if let Some(h) = &d.help {
                     msg.push_str(&format!(" — {h}"));
                 }
-                format!("::{level} file={},line={line},col={col},title={}::{}\n", d.file.path, d.code, escape_gh(&msg))
+                format!(
+                    "::{level} file={},line={line},col={col},title={}::{}\n",
+                    d.file.path,
+                    d.code,
+                    escape_gh(&msg)
+                )
             })
             .collect(),
         Format::Human => {
-            let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+            let theme = if color {
+                GraphicalTheme::unicode()
+            } else {
+                GraphicalTheme::unicode_nocolor()
+            };
             let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
             let mut out = String::new();
             for d in diags {
@@ -57,7 +76,9 @@ pub fn render(diags: &[Diagnostic], files: usize, format: Format, color: bool) -
 }
 
 fn escape_gh(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 struct HumanDiag<'a>(&'a Diagnostic);
@@ -88,7 +109,10 @@ impl miette::Diagnostic for HumanDiag<'_> {
         })
     }
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.0.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+        self.0
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         if self.0.file.text.is_empty() {
@@ -104,7 +128,10 @@ impl miette::Diagnostic for HumanDiag<'_> {
         let s = self.0.span;
         let start = s.start.min(self.0.file.text.len());
         let len = s.len.min(self.0.file.text.len() - start);
-        Some(Box::new(std::iter::once(LabeledSpan::new(Some("here".into()), start, len))))
+        Some(Box::new(std::iter::once(LabeledSpan::new(
+            Some("here".into()),
+            start,
+            len,
+        ))))
     }
 }
-

@@ -25,7 +25,10 @@ pub fn pascal_case(display: &str) -> String {
         .map(|w| {
             let mut chars = w.chars();
             match chars.next() {
-                Some(first) => first.to_uppercase().chain(chars.flat_map(char::to_lowercase)).collect(),
+                Some(first) => first
+                    .to_uppercase()
+                    .chain(chars.flat_map(char::to_lowercase))
+                    .collect(),
                 None => String::new(),
             }
         })
@@ -34,11 +37,15 @@ pub fn pascal_case(display: &str) -> String {
 
 /// `Model ID` → `model_id`, `Image Urls` → `image_urls`: the internal name of a parameter.
 pub fn snake_case(display: &str) -> String {
-    words(display).map(str::to_lowercase).collect::<Vec<_>>().join("_")
+    words(display)
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join("_")
 }
 
 fn words(s: &str) -> impl Iterator<Item = &str> {
-    s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
 }
 
 #[cfg(test)]
@@ -57,8 +64,14 @@ mod tests {
     #[test]
     fn suggestions() {
         let names = ["greaterThan", "lessThan", "equals"];
-        assert_eq!(closest("greaterthan", names.into_iter()), Some("greaterThan"));
-        assert_eq!(closest("greterThan", names.into_iter()), Some("greaterThan"));
+        assert_eq!(
+            closest("greaterthan", names.into_iter()),
+            Some("greaterThan")
+        );
+        assert_eq!(
+            closest("greterThan", names.into_iter()),
+            Some("greaterThan")
+        );
         assert_eq!(closest("zzz", names.into_iter()), None);
     }
 }

@@ -12,7 +12,10 @@ async fn run_with(yaml: &str, incident: Value, mocks: Value, concurrency: usize)
     let registry = Arc::new(Registry::builtin());
     let pb = match playbook_from_str("t.yaml", yaml, &registry) {
         Ok(p) => p,
-        Err(d) => panic!("invalid playbook: {:?}", d.iter().map(|d| d.short()).collect::<Vec<_>>()),
+        Err(d) => panic!(
+            "invalid playbook: {:?}",
+            d.iter().map(|d| d.short()).collect::<Vec<_>>()
+        ),
     };
     let (plan, _) = codeless::plan::plan(&pb);
     let data = RunData {
@@ -35,7 +38,10 @@ async fn run(yaml: &str, mocks: Value) -> Value {
 }
 
 fn status(doc: &Value, task: &str) -> String {
-    doc["tasks"][task]["status"].as_str().unwrap_or("?").to_owned()
+    doc["tasks"][task]["status"]
+        .as_str()
+        .unwrap_or("?")
+        .to_owned()
 }
 
 const HEADER: &str = "kind: playbook\nname: T\n";
@@ -60,7 +66,13 @@ const BRANCHY: &str = "tasks:\n  check:\n    type: conditional\n    command: con
 
 #[tokio::test]
 async fn branches_not_taken_are_skipped_transitively_and_joins_still_run() {
-    let doc = run_with(&format!("{HEADER}{BRANCHY}"), json!({"title": "Phish alert"}), json!({}), 4).await;
+    let doc = run_with(
+        &format!("{HEADER}{BRANCHY}"),
+        json!({"title": "Phish alert"}),
+        json!({}),
+        4,
+    )
+    .await;
     assert_eq!(status(&doc, "check"), "Successful");
     assert_eq!(doc["tasks"]["check"]["returnData"], true);
     assert_eq!(status(&doc, "hit"), "Successful");
@@ -68,7 +80,13 @@ async fn branches_not_taken_are_skipped_transitively_and_joins_still_run() {
     assert_eq!(status(&doc, "after_miss"), "Skipped");
     assert_eq!(status(&doc, "join"), "Successful");
     assert_eq!(doc["status"], "Successful");
-    let doc = run_with(&format!("{HEADER}{BRANCHY}"), json!({"title": "Benign"}), json!({}), 4).await;
+    let doc = run_with(
+        &format!("{HEADER}{BRANCHY}"),
+        json!({"title": "Benign"}),
+        json!({}),
+        4,
+    )
+    .await;
     assert_eq!(status(&doc, "hit"), "Skipped");
     assert_eq!(status(&doc, "after_miss"), "Successful");
 }
@@ -77,19 +95,34 @@ const FAILING: &str = "tasks:\n  start: { command: equals, input: { input1: a, i
 
 #[tokio::test]
 async fn on_error_stop_blocks_successors_and_fails_the_run() {
-    let doc = run(&format!("{HEADER}{}", FAILING.replace("ON_ERROR ", "")), json!({})).await;
+    let doc = run(
+        &format!("{HEADER}{}", FAILING.replace("ON_ERROR ", "")),
+        json!({}),
+    )
+    .await;
     assert_eq!(doc["status"], "Failed");
     assert_eq!(status(&doc, "bad"), "Failed");
     assert_eq!(doc["tasks"]["bad"]["error"]["message"], "boom");
     assert_eq!(doc["tasks"]["bad"]["error"]["indicator"], "Fail failed.");
     assert_eq!(status(&doc, "after"), "Blocked");
     assert_eq!(status(&doc, "join"), "Blocked");
-    assert_eq!(status(&doc, "good"), "Successful", "the other branch still ran");
+    assert_eq!(
+        status(&doc, "good"),
+        "Successful",
+        "the other branch still ran"
+    );
 }
 
 #[tokio::test]
 async fn on_error_continue_runs_successors_that_read_the_error() {
-    let doc = run(&format!("{HEADER}{}", FAILING.replace("ON_ERROR ", "on_error: continue, ")), json!({})).await;
+    let doc = run(
+        &format!(
+            "{HEADER}{}",
+            FAILING.replace("ON_ERROR ", "on_error: continue, ")
+        ),
+        json!({}),
+    )
+    .await;
     assert_eq!(doc["status"], "Partially Successful");
     assert_eq!(doc["tasks"]["after"]["returnData"], "seen: boom");
     assert_eq!(status(&doc, "join"), "Successful");
@@ -99,7 +132,8 @@ const LOOP: &str = "tasks:\n  start: { command: equals, input: { input1: a, inpu
 
 #[tokio::test]
 async fn loops_repeat_until_the_condition_changes() {
-    let mocks = json!({"done_yet": [{"returnData": false}, {"returnData": false}, {"returnData": true}]});
+    let mocks =
+        json!({"done_yet": [{"returnData": false}, {"returnData": false}, {"returnData": true}]});
     let doc = run(&format!("{HEADER}{}", LOOP.replace("MAX", "5")), mocks).await;
     assert_eq!(doc["status"], "Successful");
     assert_eq!(doc["tasks"]["poll"]["runs"], 3);
@@ -114,16 +148,34 @@ async fn loops_stop_at_max_loops_with_a_clear_failure() {
     let doc = run(&format!("{HEADER}{}", LOOP.replace("MAX", "2")), mocks).await;
     assert_eq!(doc["status"], "Failed");
     assert_eq!(doc["tasks"]["poll"]["runs"], 3);
-    let msg = doc["tasks"]["done_yet"]["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("reached its loop limit (max_loops: 2)"), "{msg}");
+    let msg = doc["tasks"]["done_yet"]["error"]["message"]
+        .as_str()
+        .unwrap();
+    assert!(
+        msg.contains("reached its loop limit (max_loops: 2)"),
+        "{msg}"
+    );
     assert_eq!(status(&doc, "finish"), "Blocked");
 }
 
 #[tokio::test]
 async fn batch_runs_per_element_with_item_and_index() {
     let yaml = format!("{HEADER}tasks:\n  each:\n    command: concatToRear\n    input:\n      input: <<incident.ips>>\n      value: \" #<<index>> of <<item>>\"\n");
-    let doc = run_with(&yaml, json!({"ips": ["1.1.1.1", "2.2.2.2", "3.3.3.3"]}), json!({}), 4).await;
-    assert_eq!(doc["tasks"]["each"]["returnData"], json!(["1.1.1.1 #0 of 1.1.1.1", "2.2.2.2 #1 of 2.2.2.2", "3.3.3.3 #2 of 3.3.3.3"]));
+    let doc = run_with(
+        &yaml,
+        json!({"ips": ["1.1.1.1", "2.2.2.2", "3.3.3.3"]}),
+        json!({}),
+        4,
+    )
+    .await;
+    assert_eq!(
+        doc["tasks"]["each"]["returnData"],
+        json!([
+            "1.1.1.1 #0 of 1.1.1.1",
+            "2.2.2.2 #1 of 2.2.2.2",
+            "3.3.3.3 #2 of 3.3.3.3"
+        ])
+    );
     assert_eq!(status(&doc, "each"), "Successful");
 }
 
@@ -134,8 +186,14 @@ async fn batch_with_some_failures_is_partially_successful() {
     let doc = run_with(&yaml, json!({"ips": ["a", "b", "c"]}), mocks, 4).await;
     assert_eq!(status(&doc, "each"), "Partially Successful");
     assert_eq!(doc["status"], "Partially Successful");
-    assert_eq!(doc["tasks"]["each"]["returnData"], json!(["ok", "Failed", "ok"]));
-    assert!(doc["tasks"]["each"]["result"].as_str().unwrap().contains("2 of 3 items succeeded"));
+    assert_eq!(
+        doc["tasks"]["each"]["returnData"],
+        json!(["ok", "Failed", "ok"])
+    );
+    assert!(doc["tasks"]["each"]["result"]
+        .as_str()
+        .unwrap()
+        .contains("2 of 3 items succeeded"));
 }
 
 #[tokio::test]
@@ -154,7 +212,9 @@ async fn task_retry_retries_failures_and_counts_them() {
 
 #[tokio::test]
 async fn a_command_can_ask_for_a_retry_with_a_delay() {
-    let yaml = format!("{HEADER}tasks:\n  fetch: {{ command: equals, input: {{ input1: a, input2: a }} }}\n");
+    let yaml = format!(
+        "{HEADER}tasks:\n  fetch: {{ command: equals, input: {{ input1: a, input2: a }} }}\n"
+    );
     let mocks = json!({"fetch": [{"returnData": {"__ACTION__": "__RETRY__", "__DELAY__": [0.01, 0.02]}}, {"returnData": {"__ACTION__": "__RETRY__", "__DELAY__": [0.01, 0.02]}}, {"returnData": "Successful", "rawData": {"n": 1}}]});
     let doc = run(&yaml, mocks).await;
     assert_eq!(status(&doc, "fetch"), "Successful");
@@ -167,9 +227,15 @@ async fn timeouts_fail_the_task_with_a_clear_message() {
     let yaml = format!("{HEADER}tasks:\n  slow: {{ command: sleep, input: {{ seconds: 30 }}, timeout: 0.2, next: [after] }}\n  after: {{ command: equals, input: {{ input1: a, input2: a }} }}\n");
     let t = Instant::now();
     let doc = run(&yaml, json!({})).await;
-    assert!(t.elapsed().as_secs_f64() < 5.0, "the run did not wait for the sleep");
+    assert!(
+        t.elapsed().as_secs_f64() < 5.0,
+        "the run did not wait for the sleep"
+    );
     assert_eq!(status(&doc, "slow"), "Failed");
-    assert_eq!(doc["tasks"]["slow"]["error"]["message"], "task `slow` timed out after 0.2 s");
+    assert_eq!(
+        doc["tasks"]["slow"]["error"]["message"],
+        "task `slow` timed out after 0.2 s"
+    );
     assert_eq!(status(&doc, "after"), "Blocked");
 }
 
@@ -183,7 +249,10 @@ async fn independent_branches_run_concurrently_within_the_bound() {
     run_with(&yaml, json!({}), json!({}), 1).await;
     let serial = t.elapsed().as_secs_f64();
     assert!(parallel < 1.0, "3 × 0.4 s in parallel took {parallel:.2} s");
-    assert!(serial >= 1.2, "--concurrency 1 must serialise: took {serial:.2} s");
+    assert!(
+        serial >= 1.2,
+        "--concurrency 1 must serialise: took {serial:.2} s"
+    );
 }
 
 #[tokio::test]
@@ -218,7 +287,12 @@ async fn unresolvable_references_fail_the_task_naming_parameter_and_path() {
 
 #[tokio::test]
 async fn wrong_types_at_run_time_name_the_parameter_and_value() {
-    let yaml = format!("{HEADER}tasks:\n  a: {{ command: sleep, input: {{ seconds: <<incident.n>> }} }}\n");
+    let yaml = format!(
+        "{HEADER}tasks:\n  a: {{ command: sleep, input: {{ seconds: <<incident.n>> }} }}\n"
+    );
     let doc = run_with(&yaml, json!({"n": "soon"}), json!({}), 2).await;
-    assert_eq!(doc["tasks"]["a"]["error"]["message"], "parameter `seconds`: expected a number, got the text \"soon\" (value: \"soon\")");
+    assert_eq!(
+        doc["tasks"]["a"]["error"]["message"],
+        "parameter `seconds`: expected a number, got the text \"soon\" (value: \"soon\")"
+    );
 }

@@ -28,7 +28,10 @@ impl Args {
         match self.value(name) {
             Value::String(s) => Ok(s),
             Value::Null => Err(format!("parameter `{name}` is required")),
-            other => Err(format!("parameter `{name}` must be text, got {}", type_name(other))),
+            other => Err(format!(
+                "parameter `{name}` must be text, got {}",
+                type_name(other)
+            )),
         }
     }
     pub fn opt_text(&self, name: &str) -> Result<Option<&str>, String> {
@@ -43,7 +46,10 @@ impl Args {
                 .as_f64()
                 .ok_or_else(|| format!("parameter `{name}` is not a finite number")),
             Value::Null => Err(format!("parameter `{name}` is required")),
-            other => Err(format!("parameter `{name}` must be a number, got {}", type_name(other))),
+            other => Err(format!(
+                "parameter `{name}` must be a number, got {}",
+                type_name(other)
+            )),
         }
     }
     pub fn opt_number(&self, name: &str) -> Result<Option<f64>, String> {
@@ -56,7 +62,9 @@ impl Args {
     pub fn int(&self, name: &str) -> Result<i64, String> {
         let n = self.number(name)?;
         if n.fract() != 0.0 || !n.is_finite() || n.abs() > 9.0e15 {
-            return Err(format!("parameter `{name}` must be a whole number, got {n}"));
+            return Err(format!(
+                "parameter `{name}` must be a whole number, got {n}"
+            ));
         }
         Ok(n as i64)
     }
@@ -70,7 +78,10 @@ impl Args {
         match self.value(name) {
             Value::Bool(b) => Ok(*b),
             Value::Null => Err(format!("parameter `{name}` is required")),
-            other => Err(format!("parameter `{name}` must be true or false, got {}", type_name(other))),
+            other => Err(format!(
+                "parameter `{name}` must be true or false, got {}",
+                type_name(other)
+            )),
         }
     }
     pub fn opt_boolean(&self, name: &str) -> Result<Option<bool>, String> {
@@ -83,7 +94,10 @@ impl Args {
         match self.value(name) {
             Value::Array(a) => Ok(a),
             Value::Null => Err(format!("parameter `{name}` is required")),
-            other => Err(format!("parameter `{name}` must be a list, got {}", type_name(other))),
+            other => Err(format!(
+                "parameter `{name}` must be a list, got {}",
+                type_name(other)
+            )),
         }
     }
     /// A list of texts; non-text elements are written as compact JSON.
@@ -94,7 +108,10 @@ impl Args {
         match self.value(name) {
             Value::Object(o) => Ok(o),
             Value::Null => Err(format!("parameter `{name}` is required")),
-            other => Err(format!("parameter `{name}` must be a JSON object, got {}", type_name(other))),
+            other => Err(format!(
+                "parameter `{name}` must be a JSON object, got {}",
+                type_name(other)
+            )),
         }
     }
 }

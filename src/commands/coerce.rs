@@ -32,7 +32,10 @@ pub fn coerce(ty: ParamType, v: Value) -> Result<Value, String> {
             Value::String(ref s) => match s.trim().to_ascii_lowercase().as_str() {
                 "true" => Ok(Value::Bool(true)),
                 "false" => Ok(Value::Bool(false)),
-                _ => Err(format!("expected true or false, got the text {:?}", clip(s))),
+                _ => Err(format!(
+                    "expected true or false, got the text {:?}",
+                    clip(s)
+                )),
             },
             other => Err(format!("expected true or false, got {}", type_name(&other))),
         },
@@ -40,7 +43,10 @@ pub fn coerce(ty: ParamType, v: Value) -> Result<Value, String> {
             Value::Object(_) => Ok(v),
             Value::String(ref s) => match serde_json::from_str::<Value>(s) {
                 Ok(o @ Value::Object(_)) => Ok(o),
-                _ => Err(format!("expected a JSON object, got the text {:?}", clip(s))),
+                _ => Err(format!(
+                    "expected a JSON object, got the text {:?}",
+                    clip(s)
+                )),
             },
             other => Err(format!("expected a JSON object, got {}", type_name(&other))),
         },
@@ -70,9 +76,7 @@ pub fn coerce(ty: ParamType, v: Value) -> Result<Value, String> {
             let items = as_items(v)?;
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.into_iter().enumerate() {
-                out.push(
-                    coerce(ParamType::Number, item).map_err(|e| format!("element {i}: {e}"))?,
-                );
+                out.push(coerce(ParamType::Number, item).map_err(|e| format!("element {i}: {e}"))?);
             }
             Ok(Value::Array(out))
         }
@@ -121,22 +125,37 @@ mod tests {
     #[test]
     fn numbers_from_text() {
         assert_eq!(coerce(ParamType::Number, json!("42")).unwrap(), json!(42));
-        assert_eq!(coerce(ParamType::Number, json!(" 2.5 ")).unwrap(), json!(2.5));
+        assert_eq!(
+            coerce(ParamType::Number, json!(" 2.5 ")).unwrap(),
+            json!(2.5)
+        );
         assert!(coerce(ParamType::Number, json!("abc")).is_err());
         assert!(coerce(ParamType::Number, json!(true)).is_err());
     }
 
     #[test]
     fn booleans_only_from_true_false() {
-        assert_eq!(coerce(ParamType::Boolean, json!("TRUE")).unwrap(), json!(true));
+        assert_eq!(
+            coerce(ParamType::Boolean, json!("TRUE")).unwrap(),
+            json!(true)
+        );
         assert!(coerce(ParamType::Boolean, json!("yes")).is_err());
     }
 
     #[test]
     fn arrays_wrap_scalars_and_parse_text() {
-        assert_eq!(coerce(ParamType::TextArray, json!("a")).unwrap(), json!(["a"]));
-        assert_eq!(coerce(ParamType::TextArray, json!("[\"a\",1]")).unwrap(), json!(["a", "1"]));
-        assert_eq!(coerce(ParamType::NumberArray, json!(["1", 2])).unwrap(), json!([1, 2]));
+        assert_eq!(
+            coerce(ParamType::TextArray, json!("a")).unwrap(),
+            json!(["a"])
+        );
+        assert_eq!(
+            coerce(ParamType::TextArray, json!("[\"a\",1]")).unwrap(),
+            json!(["a", "1"])
+        );
+        assert_eq!(
+            coerce(ParamType::NumberArray, json!(["1", 2])).unwrap(),
+            json!([1, 2])
+        );
         assert!(coerce(ParamType::JsonObject, json!([1])).is_err());
     }
 }

@@ -6,23 +6,52 @@ use serde_json::{json, Value};
 pub(super) fn register(r: &mut Registry) {
     utility("equals", "Text Equals to", "Text", equals)
         .describe("Checks if the two input texts are identical.")
-        .input(ParamSpec::new("input1", "Input 1", ParamType::Text).required().sample(json!("SOAR")))
-        .input(ParamSpec::new("input2", "Input 2", ParamType::Text).required().sample(json!("SOAR")))
+        .input(
+            ParamSpec::new("input1", "Input 1", ParamType::Text)
+                .required()
+                .sample(json!("SOAR")),
+        )
+        .input(
+            ParamSpec::new("input2", "Input 2", ParamType::Text)
+                .required()
+                .sample(json!("SOAR")),
+        )
         .returns("boolean")
         .conditional()
         .register(r);
     utility("contains", "Contains Text", "Text", contains)
         .describe("Checks if the input text contains the specified text.")
-        .input(ParamSpec::new("input", "Input", ParamType::Text).required().sample(json!("Welcome to use the SOAR product")))
-        .input(ParamSpec::new("search_value", "Search Value", ParamType::Text).required().sample(json!("SOAR")))
+        .input(
+            ParamSpec::new("input", "Input", ParamType::Text)
+                .required()
+                .sample(json!("Welcome to use the SOAR product")),
+        )
+        .input(
+            ParamSpec::new("search_value", "Search Value", ParamType::Text)
+                .required()
+                .sample(json!("SOAR")),
+        )
         .returns("boolean")
         .conditional()
         .register(r);
-    utility("concatToRear", "Concat Text to Rear", "Text", concat_to_rear)
-        .describe("Appends a text to the end of the input text.")
-        .input(ParamSpec::new("input", "Input", ParamType::Text).required().sample(json!("Join ")))
-        .input(ParamSpec::new("value", "Value", ParamType::Text).required().sample(json!("Text")))
-        .register(r);
+    utility(
+        "concatToRear",
+        "Concat Text to Rear",
+        "Text",
+        concat_to_rear,
+    )
+    .describe("Appends a text to the end of the input text.")
+    .input(
+        ParamSpec::new("input", "Input", ParamType::Text)
+            .required()
+            .sample(json!("Join ")),
+    )
+    .input(
+        ParamSpec::new("value", "Value", ParamType::Text)
+            .required()
+            .sample(json!("Text")),
+    )
+    .register(r);
 }
 
 fn equals(a: &Args, _: &UtilityContext) -> Result<Value, String> {
@@ -30,9 +59,15 @@ fn equals(a: &Args, _: &UtilityContext) -> Result<Value, String> {
 }
 
 fn contains(a: &Args, _: &UtilityContext) -> Result<Value, String> {
-    Ok(Value::Bool(a.text("input")?.contains(a.text("search_value")?)))
+    Ok(Value::Bool(
+        a.text("input")?.contains(a.text("search_value")?),
+    ))
 }
 
 fn concat_to_rear(a: &Args, _: &UtilityContext) -> Result<Value, String> {
-    Ok(Value::String(format!("{}{}", a.text("input")?, a.text("value")?)))
+    Ok(Value::String(format!(
+        "{}{}",
+        a.text("input")?,
+        a.text("value")?
+    )))
 }

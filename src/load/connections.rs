@@ -13,14 +13,25 @@ pub(crate) fn connections(r: &mut Reader, root: &Node) -> Option<ConnectionsFile
             NodeValue::Map(m) => {
                 for (name, (ns, cn)) in m {
                     let what = format!("connection `{name}`");
-                    let Some(co) = r.obj(cn, &what, &["integration", "params"]) else { continue };
-                    let Some(integration) = r.req_text(&co, "integration", &what) else { continue };
+                    let Some(co) = r.obj(cn, &what, &["integration", "params"]) else {
+                        continue;
+                    };
+                    let Some(integration) = r.req_text(&co, "integration", &what) else {
+                        continue;
+                    };
                     let params = match co.get("params") {
                         Some(p) => match &p.value {
-                            NodeValue::Map(pm) => pm.iter().map(|(k, (ks, v))| (k.clone(), (*ks, v.to_json()))).collect(),
+                            NodeValue::Map(pm) => pm
+                                .iter()
+                                .map(|(k, (ks, v))| (k.clone(), (*ks, v.to_json())))
+                                .collect(),
                             NodeValue::Null => IndexMap::new(),
                             _ => {
-                                r.wrong_type(p, &format!("`params` of {what}"), "a mapping of name: value");
+                                r.wrong_type(
+                                    p,
+                                    &format!("`params` of {what}"),
+                                    "a mapping of name: value",
+                                );
                                 IndexMap::new()
                             }
                         },

@@ -11,17 +11,67 @@ use crate::model::{
 use indexmap::IndexMap;
 use std::sync::Arc;
 
-const KEYS: &[&str] = &["kind", "name", "description", "connection", "http", "commands"];
-const CONN_KEYS: &[&str] = &["name", "display", "type", "required", "sensitive", "default", "options", "description"];
-const HTTP_KEYS: &[&str] = &["base_url", "auth", "headers", "error_message", "retry", "timeout", "verify_tls"];
-const COMMAND_KEYS: &[&str] = &[
-    "display", "category", "description", "features", "inputs", "key_fields", "status", "request",
-    "tasks", "outputs",
+const KEYS: &[&str] = &[
+    "kind",
+    "name",
+    "description",
+    "connection",
+    "http",
+    "commands",
 ];
-const PARAM_KEYS: &[&str] = &["name", "display", "type", "required", "default", "options", "description", "sample"];
+const CONN_KEYS: &[&str] = &[
+    "name",
+    "display",
+    "type",
+    "required",
+    "sensitive",
+    "default",
+    "options",
+    "description",
+];
+const HTTP_KEYS: &[&str] = &[
+    "base_url",
+    "auth",
+    "headers",
+    "error_message",
+    "retry",
+    "timeout",
+    "verify_tls",
+];
+const COMMAND_KEYS: &[&str] = &[
+    "display",
+    "category",
+    "description",
+    "features",
+    "inputs",
+    "key_fields",
+    "status",
+    "request",
+    "tasks",
+    "outputs",
+];
+const PARAM_KEYS: &[&str] = &[
+    "name",
+    "display",
+    "type",
+    "required",
+    "default",
+    "options",
+    "description",
+    "sample",
+];
 const REQUEST_KEYS: &[&str] = &[
-    "method", "path", "query", "headers", "body", "form", "multipart", "for_each", "return_data",
-    "result", "timeout",
+    "method",
+    "path",
+    "query",
+    "headers",
+    "body",
+    "form",
+    "multipart",
+    "for_each",
+    "return_data",
+    "result",
+    "timeout",
 ];
 
 pub(crate) fn integration(r: &mut Reader, root: &Node) -> Option<IntegrationFile> {
@@ -29,8 +79,14 @@ pub(crate) fn integration(r: &mut Reader, root: &Node) -> Option<IntegrationFile
     let name = r
         .req_text(&o, "name", "the integration")
         .unwrap_or_else(|| Sp::new(String::new(), Span::new(0, 0)));
-    let description = r.opt_text(&o, "description", "the integration").map(|s| s.value).unwrap_or_default();
-    let connection = o.get("connection").map(|n| conn_params(r, n)).unwrap_or_default();
+    let description = r
+        .opt_text(&o, "description", "the integration")
+        .map(|s| s.value)
+        .unwrap_or_default();
+    let connection = o
+        .get("connection")
+        .map(|n| conn_params(r, n))
+        .unwrap_or_default();
     let http = o.get("http").map(|n| http(r, n)).unwrap_or_default();
     let mut commands = IndexMap::new();
     if let Some(n) = r.require(&o, "commands", "the integration") {
@@ -62,16 +118,36 @@ fn conn_params(r: &mut Reader, node: &Node) -> Vec<ConnParam> {
     };
     let mut out = Vec::new();
     for item in items {
-        let Some(o) = r.obj(item, "a connection parameter", CONN_KEYS) else { continue };
-        let Some(name) = r.req_text(&o, "name", "a connection parameter") else { continue };
+        let Some(o) = r.obj(item, "a connection parameter", CONN_KEYS) else {
+            continue;
+        };
+        let Some(name) = r.req_text(&o, "name", "a connection parameter") else {
+            continue;
+        };
         param_type(r, o.get("type"));
         out.push(ConnParam {
-            display: r.opt_text(&o, "display", "a connection parameter").map(|s| s.value).unwrap_or_else(|| name.value.clone()),
-            required: r.opt_bool(&o, "required", "a connection parameter").unwrap_or(false),
-            sensitive: r.opt_bool(&o, "sensitive", "a connection parameter").unwrap_or(false),
+            display: r
+                .opt_text(&o, "display", "a connection parameter")
+                .map(|s| s.value)
+                .unwrap_or_else(|| name.value.clone()),
+            required: r
+                .opt_bool(&o, "required", "a connection parameter")
+                .unwrap_or(false),
+            sensitive: r
+                .opt_bool(&o, "sensitive", "a connection parameter")
+                .unwrap_or(false),
             default: o.get("default").map(Node::to_json),
-            options: o.get("options").map(|n| r.text_list(n, "`options`")).unwrap_or_default().into_iter().map(|s| s.value).collect(),
-            description: r.opt_text(&o, "description", "a connection parameter").map(|s| s.value).unwrap_or_default(),
+            options: o
+                .get("options")
+                .map(|n| r.text_list(n, "`options`"))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| s.value)
+                .collect(),
+            description: r
+                .opt_text(&o, "description", "a connection parameter")
+                .map(|s| s.value)
+                .unwrap_or_default(),
             name,
         });
     }
@@ -79,12 +155,20 @@ fn conn_params(r: &mut Reader, node: &Node) -> Vec<ConnParam> {
 }
 
 fn http(r: &mut Reader, node: &Node) -> HttpDefaults {
-    let Some(o) = r.obj(node, "`http`", HTTP_KEYS) else { return HttpDefaults::default() };
+    let Some(o) = r.obj(node, "`http`", HTTP_KEYS) else {
+        return HttpDefaults::default();
+    };
     HttpDefaults {
         base_url: o.get("base_url").map(|n| r.tvalue(n)),
         auth: o.get("auth").and_then(|n| auth(r, n)),
-        headers: o.get("headers").map(|n| r.params(n, "`headers`")).unwrap_or_default(),
-        error_message: o.get("error_message").map(|n| r.text_list(n, "`error_message`")).unwrap_or_default(),
+        headers: o
+            .get("headers")
+            .map(|n| r.params(n, "`headers`"))
+            .unwrap_or_default(),
+        error_message: o
+            .get("error_message")
+            .map(|n| r.text_list(n, "`error_message`"))
+            .unwrap_or_default(),
         retry: o.get("retry").and_then(|n| retry_policy(r, n)),
         timeout: r.opt_number(&o, "timeout", "`http`").map(|t| t.value),
         verify_tls: o.get("verify_tls").map(|n| r.tvalue(n)),
@@ -96,8 +180,12 @@ fn auth(r: &mut Reader, node: &Node) -> Option<Auth> {
     let pair = |r: &mut Reader, o: &Obj, key: &str, a: &str, b: &str| -> Option<(TValue, TValue)> {
         let n = o.get(key)?;
         let po = r.obj(n, &format!("`auth.{key}`"), &[a, b])?;
-        let x = r.require(&po, a, &format!("`auth.{key}`")).map(|n| r.tvalue(n))?;
-        let y = r.require(&po, b, &format!("`auth.{key}`")).map(|n| r.tvalue(n))?;
+        let x = r
+            .require(&po, a, &format!("`auth.{key}`"))
+            .map(|n| r.tvalue(n))?;
+        let y = r
+            .require(&po, b, &format!("`auth.{key}`"))
+            .map(|n| r.tvalue(n))?;
         Some((x, y))
     };
     if let Some(by) = o.get("by") {
@@ -124,7 +212,18 @@ fn auth(r: &mut Reader, node: &Node) -> Option<Auth> {
 
 fn retry_policy(r: &mut Reader, node: &Node) -> Option<RetryPolicy> {
     let what = "`http.retry`";
-    let o = r.obj(node, what, &["on_status", "attempts", "backoff", "base_delay", "max_delay", "respect_retry_after"])?;
+    let o = r.obj(
+        node,
+        what,
+        &[
+            "on_status",
+            "attempts",
+            "backoff",
+            "base_delay",
+            "max_delay",
+            "respect_retry_after",
+        ],
+    )?;
     let mut p = RetryPolicy::default();
     if let Some(n) = o.get("on_status") {
         match &n.value {
@@ -171,7 +270,12 @@ fn command(r: &mut Reader, name: Sp<String>, node: &Node) -> Option<IntegrationC
             .filter_map(|f| match Feature::parse(&f.value) {
                 Some(x) => Some(x),
                 None => {
-                    r.error("Y006", f.span, format!("`{}` is not a feature", f.value), Some("features are: command, conditional, transform, adhoc".into()));
+                    r.error(
+                        "Y006",
+                        f.span,
+                        format!("`{}` is not a feature", f.value),
+                        Some("features are: command, conditional, transform, adhoc".into()),
+                    );
                     None
                 }
             })
@@ -199,7 +303,13 @@ fn command(r: &mut Reader, name: Sp<String>, node: &Node) -> Option<IntegrationC
             NodeValue::Map(m) => {
                 for (k, (_, v)) in m {
                     if let Some(path) = r.text(v, "a key field path") {
-                        key_fields.push((KeyFieldSpec { name: k.clone(), path: path.value }, v.span));
+                        key_fields.push((
+                            KeyFieldSpec {
+                                name: k.clone(),
+                                path: path.value,
+                            },
+                            v.span,
+                        ));
                     }
                 }
             }
@@ -207,11 +317,16 @@ fn command(r: &mut Reader, name: Sp<String>, node: &Node) -> Option<IntegrationC
         }
     }
     let implementation = match (o.get("request"), o.get("tasks")) {
-        (Some(req), _) => request(r, req).map(|q| CommandImpl::Request(Box::new(q))).unwrap_or(CommandImpl::Missing),
+        (Some(req), _) => request(r, req)
+            .map(|q| CommandImpl::Request(Box::new(q)))
+            .unwrap_or(CommandImpl::Missing),
         (None, Some(t)) => {
             let outputs = match o.get("outputs") {
                 Some(n) => match &n.value {
-                    NodeValue::Map(m) => m.iter().map(|(k, (ks, v))| (k.clone(), (*ks, r.tvalue(v)))).collect(),
+                    NodeValue::Map(m) => m
+                        .iter()
+                        .map(|(k, (ks, v))| (k.clone(), (*ks, r.tvalue(v))))
+                        .collect(),
                     _ => {
                         r.wrong_type(n, "`outputs`", "a mapping of output model field: value");
                         IndexMap::new()
@@ -234,9 +349,18 @@ fn command(r: &mut Reader, name: Sp<String>, node: &Node) -> Option<IntegrationC
         (None, None) => CommandImpl::Missing,
     };
     Some(IntegrationCommand {
-        display: r.opt_text(&o, "display", &what).map(|s| s.value).unwrap_or_else(|| name.value.clone()),
-        category: r.opt_text(&o, "category", &what).map(|s| s.value).unwrap_or_default(),
-        description: r.opt_text(&o, "description", &what).map(|s| s.value).unwrap_or_default(),
+        display: r
+            .opt_text(&o, "display", &what)
+            .map(|s| s.value)
+            .unwrap_or_else(|| name.value.clone()),
+        category: r
+            .opt_text(&o, "category", &what)
+            .map(|s| s.value)
+            .unwrap_or_default(),
+        description: r
+            .opt_text(&o, "description", &what)
+            .map(|s| s.value)
+            .unwrap_or_default(),
         features,
         inputs,
         input_spans,
@@ -260,11 +384,24 @@ pub(crate) fn param_spec(r: &mut Reader, node: &Node) -> Option<ParamSpec> {
         }
     };
     let ty = param_type(r, o.get("type")).unwrap_or(ParamType::Text);
-    let mut p = ParamSpec::new(&name, &display.map(|d| d.value).unwrap_or_else(|| name.clone()), ty);
+    let mut p = ParamSpec::new(
+        &name,
+        &display.map(|d| d.value).unwrap_or_else(|| name.clone()),
+        ty,
+    );
     p.required = r.opt_bool(&o, "required", "a parameter").unwrap_or(false);
     p.default = o.get("default").map(Node::to_json);
-    p.options = o.get("options").map(|n| r.text_list(n, "`options`")).unwrap_or_default().into_iter().map(|s| s.value).collect();
-    p.description = r.opt_text(&o, "description", "a parameter").map(|s| s.value).unwrap_or_default();
+    p.options = o
+        .get("options")
+        .map(|n| r.text_list(n, "`options`"))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| s.value)
+        .collect();
+    p.description = r
+        .opt_text(&o, "description", "a parameter")
+        .map(|s| s.value)
+        .unwrap_or_default();
     p.sample = o.get("sample").map(Node::to_json);
     Some(p)
 }
@@ -291,8 +428,14 @@ fn request(r: &mut Reader, node: &Node) -> Option<HttpRequest> {
     Some(HttpRequest {
         method,
         path,
-        query: o.get("query").map(|n| r.params(n, "`query`")).unwrap_or_default(),
-        headers: o.get("headers").map(|n| r.params(n, "`headers`")).unwrap_or_default(),
+        query: o
+            .get("query")
+            .map(|n| r.params(n, "`query`"))
+            .unwrap_or_default(),
+        headers: o
+            .get("headers")
+            .map(|n| r.params(n, "`headers`"))
+            .unwrap_or_default(),
         body,
         for_each: o.get("for_each").map(|n| r.tvalue(n)),
         return_data: o.get("return_data").map(|n| r.tvalue(n)),

@@ -54,7 +54,11 @@ pub fn load_file(path: &Path) -> Loaded {
     match std::fs::metadata(path) {
         Ok(m) if m.len() > MAX_FILE_BYTES => {
             return fail(
-                format!("file is {} bytes; the limit is {} bytes", m.len(), MAX_FILE_BYTES),
+                format!(
+                    "file is {} bytes; the limit is {} bytes",
+                    m.len(),
+                    MAX_FILE_BYTES
+                ),
                 Some("split it into several files".into()),
             )
         }
@@ -124,8 +128,12 @@ pub fn load_str(path: &str, text: impl Into<String>) -> Loaded {
     };
     let document = match kind {
         "playbook" => playbook::playbook(&mut r, &root).map(|p| Document::Playbook(Arc::new(p))),
-        "integration" => integration::integration(&mut r, &root).map(|i| Document::Integration(Arc::new(i))),
-        "connections" => connections::connections(&mut r, &root).map(|c| Document::Connections(Arc::new(c))),
+        "integration" => {
+            integration::integration(&mut r, &root).map(|i| Document::Integration(Arc::new(i)))
+        }
+        "connections" => {
+            connections::connections(&mut r, &root).map(|c| Document::Connections(Arc::new(c)))
+        }
         _ => testfile::testfile(&mut r, &root).map(|t| Document::Test(Arc::new(t))),
     };
     Loaded {
@@ -156,13 +164,22 @@ mod tests {
         let src = "kind: playbook\nname: t\ntasks:\n  a:\n    comand: equals\n    wait: sometimes\n    timeout: soon\n  b:\n    command: equals\n    input: { x: <<incdent.y>> }\n";
         assert_eq!(
             codes(src),
-            vec![("Y003", 5, 5), ("Y005", 5, 5), ("Y006", 6, 11), ("Y004", 7, 14), ("T002", 10, 17)]
+            vec![
+                ("Y003", 5, 5),
+                ("Y005", 5, 5),
+                ("Y006", 6, 11),
+                ("Y004", 7, 14),
+                ("T002", 10, 17)
+            ]
         );
     }
 
     #[test]
     fn yaml_problems() {
-        assert_eq!(codes("kind: playbook\nname: a\nname: b\n"), vec![("Y002", 3, 1)]);
+        assert_eq!(
+            codes("kind: playbook\nname: a\nname: b\n"),
+            vec![("Y002", 3, 1)]
+        );
         assert_eq!(codes("kind: playbook\ntasks: [\n")[0].0, "Y001");
         assert_eq!(codes("kind: playbok\n"), vec![("Y006", 1, 7)]);
         assert!(codes("just: a config\n").is_empty());
@@ -173,10 +190,15 @@ mod tests {
     fn yaml11_booleans_stay_text() {
         let l = load_str("t.yaml", "kind: playbook\nname: no\ntasks:\n  a: { command: equals, input: { input1: yes, input2: on } }\n");
         assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
-        let Some(Document::Playbook(p)) = l.document else { panic!("not a playbook") };
+        let Some(Document::Playbook(p)) = l.document else {
+            panic!("not a playbook")
+        };
         assert_eq!(p.name.value, "no");
         let params = p.tasks["a"].params().unwrap();
-        assert_eq!(params["input1"].value.as_literal(), Some(&serde_json::json!("yes")));
+        assert_eq!(
+            params["input1"].value.as_literal(),
+            Some(&serde_json::json!("yes"))
+        );
     }
 
     #[test]

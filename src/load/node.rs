@@ -214,7 +214,10 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlError> {
             value: v.value.0,
         }),
         Err(e) => {
-            let span = e.location().map(|l| span_of(&l)).filter(|s| s.start > 0 || s.len > 0);
+            let span = e
+                .location()
+                .map(|l| span_of(&l))
+                .filter(|s| s.start > 0 || s.len > 0);
             let span = span.or_else(|| {
                 e.location().and_then(|l| {
                     // Fall back to the line/column when the error carries no byte span.
@@ -246,7 +249,11 @@ fn line_col_to_offset(text: &str, line: usize, col: usize) -> Option<usize> {
     let mut offset = 0;
     for (i, l) in text.split_inclusive('\n').enumerate() {
         if i + 1 == line {
-            let col_bytes: usize = l.chars().take(col.saturating_sub(1)).map(char::len_utf8).sum();
+            let col_bytes: usize = l
+                .chars()
+                .take(col.saturating_sub(1))
+                .map(char::len_utf8)
+                .sum();
             return Some(offset + col_bytes);
         }
         offset += l.len();

@@ -8,24 +8,62 @@ use crate::model::{
 };
 use indexmap::IndexMap;
 
-const PLAYBOOK_KEYS: &[&str] = &["kind", "name", "description", "status", "inputs", "outputs", "tasks"];
-const TASK_KEYS: &[&str] = &[
-    "name", "description", "type", "command", "connection", "input", "steps", "next", "branches",
-    "wait", "on_error", "retry", "timeout", "max_loops",
+const PLAYBOOK_KEYS: &[&str] = &[
+    "kind",
+    "name",
+    "description",
+    "status",
+    "inputs",
+    "outputs",
+    "tasks",
 ];
-const INPUT_KEYS: &[&str] = &["name", "display", "type", "required", "default", "options", "description", "sample"];
+const TASK_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "type",
+    "command",
+    "connection",
+    "input",
+    "steps",
+    "next",
+    "branches",
+    "wait",
+    "on_error",
+    "retry",
+    "timeout",
+    "max_loops",
+];
+const INPUT_KEYS: &[&str] = &[
+    "name",
+    "display",
+    "type",
+    "required",
+    "default",
+    "options",
+    "description",
+    "sample",
+];
 
 pub(crate) fn playbook(r: &mut Reader, root: &Node) -> Option<Playbook> {
     let o = r.obj(root, "a playbook", PLAYBOOK_KEYS)?;
     let name = r
         .req_text(&o, "name", "the playbook")
         .unwrap_or_else(|| Sp::new(String::new(), Span::new(0, 0)));
-    let description = r.opt_text(&o, "description", "the playbook").map(|s| s.value).unwrap_or_default();
+    let description = r
+        .opt_text(&o, "description", "the playbook")
+        .map(|s| s.value)
+        .unwrap_or_default();
     let status = lifecycle(r, o.get("status"), "the playbook's `status`");
-    let inputs = o.get("inputs").map(|n| input_decls(r, n)).unwrap_or_default();
+    let inputs = o
+        .get("inputs")
+        .map(|n| input_decls(r, n))
+        .unwrap_or_default();
     let outputs = match o.get("outputs") {
         Some(n) => match &n.value {
-            NodeValue::Map(m) => m.iter().map(|(k, (ks, v))| (k.clone(), (*ks, r.tvalue(v)))).collect(),
+            NodeValue::Map(m) => m
+                .iter()
+                .map(|(k, (ks, v))| (k.clone(), (*ks, r.tvalue(v))))
+                .collect(),
             NodeValue::Null => IndexMap::new(),
             _ => {
                 r.wrong_type(n, "`outputs`", "a mapping of name: value");
@@ -70,16 +108,29 @@ fn input_decls(r: &mut Reader, node: &Node) -> Vec<InputDecl> {
     };
     let mut out = Vec::new();
     for item in items {
-        let Some(o) = r.obj(item, "an input", INPUT_KEYS) else { continue };
-        let Some(name) = r.req_text(&o, "name", "an input") else { continue };
+        let Some(o) = r.obj(item, "an input", INPUT_KEYS) else {
+            continue;
+        };
+        let Some(name) = r.req_text(&o, "name", "an input") else {
+            continue;
+        };
         let ty = param_type(r, o.get("type")).unwrap_or(ParamType::Text);
         out.push(InputDecl {
             display: r.opt_text(&o, "display", "an input").map(|s| s.value),
             ty,
             required: r.opt_bool(&o, "required", "an input").unwrap_or(false),
             default: o.get("default").map(Node::to_json),
-            options: o.get("options").map(|n| r.text_list(n, "`options`")).unwrap_or_default().into_iter().map(|s| s.value).collect(),
-            description: r.opt_text(&o, "description", "an input").map(|s| s.value).unwrap_or_default(),
+            options: o
+                .get("options")
+                .map(|n| r.text_list(n, "`options`"))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| s.value)
+                .collect(),
+            description: r
+                .opt_text(&o, "description", "an input")
+                .map(|s| s.value)
+                .unwrap_or_default(),
             name,
         });
     }
@@ -89,7 +140,8 @@ fn input_decls(r: &mut Reader, node: &Node) -> Vec<InputDecl> {
 pub(crate) fn param_type(r: &mut Reader, node: Option<&Node>) -> Option<ParamType> {
     let n = node?;
     let names: Vec<&str> = ParamType::ALL.iter().map(|t| t.name()).collect();
-    r.choice(n, "parameter type", &names).and_then(ParamType::parse)
+    r.choice(n, "parameter type", &names)
+        .and_then(ParamType::parse)
 }
 
 /// The `tasks:` mapping (also the body of integration commands implemented by tasks).
@@ -105,7 +157,10 @@ pub(crate) fn tasks(r: &mut Reader, node: &Node) -> IndexMap<String, Task> {
                 "Y007",
                 *id_span,
                 format!("`{id}` is not a valid task id"),
-                Some("use letters, digits and `_`, not starting with a digit (e.g. `extract_urls`)".into()),
+                Some(
+                    "use letters, digits and `_`, not starting with a digit (e.g. `extract_urls`)"
+                        .into(),
+                ),
             );
         }
         if let Some(t) = task(r, Sp::new(id.clone(), *id_span), tn) {
@@ -145,7 +200,10 @@ fn task(r: &mut Reader, id: Sp<String>, node: &Node) -> Option<Task> {
         Some(n) if transform => TaskInput::Value(r.tvalue(n)),
         None if transform => {
             r.require(&o, "input", &what);
-            TaskInput::Value(crate::model::TValue::literal(serde_json::Value::Null, node.span))
+            TaskInput::Value(crate::model::TValue::literal(
+                serde_json::Value::Null,
+                node.span,
+            ))
         }
         Some(n) => TaskInput::Params(r.params(n, &format!("`input` of {what}"))),
         None => TaskInput::Params(IndexMap::new()),
@@ -158,7 +216,10 @@ fn task(r: &mut Reader, id: Sp<String>, node: &Node) -> Option<Task> {
         }
         None => Vec::new(),
     };
-    let next = o.get("next").map(|n| r.text_list(n, &format!("`next` of {what}"))).unwrap_or_default();
+    let next = o
+        .get("next")
+        .map(|n| r.text_list(n, &format!("`next` of {what}")))
+        .unwrap_or_default();
     let branches = match o.get("branches") {
         Some(n) => match &n.value {
             NodeValue::Map(m) => m
@@ -169,7 +230,11 @@ fn task(r: &mut Reader, id: Sp<String>, node: &Node) -> Option<Task> {
                 })
                 .collect(),
             _ => {
-                r.wrong_type(n, &format!("`branches` of {what}"), "a mapping of label: [task ids]");
+                r.wrong_type(
+                    n,
+                    &format!("`branches` of {what}"),
+                    "a mapping of label: [task ids]",
+                );
                 Vec::new()
             }
         },
@@ -195,7 +260,12 @@ fn task(r: &mut Reader, id: Sp<String>, node: &Node) -> Option<Task> {
         if t.value > 0.0 {
             Some(t.value)
         } else {
-            r.error("Y006", t.span, "`timeout` must be more than 0 seconds", None);
+            r.error(
+                "Y006",
+                t.span,
+                "`timeout` must be more than 0 seconds",
+                None,
+            );
             None
         }
     });
@@ -234,9 +304,16 @@ fn steps(r: &mut Reader, node: &Node, what: &str) -> Vec<Step> {
             });
             continue;
         }
-        let Some(o) = r.obj(item, &format!("a step of {what}"), &["command", "with"]) else { continue };
-        let Some(command) = r.req_text(&o, "command", &format!("a step of {what}")) else { continue };
-        let with = o.get("with").map(|n| r.params(n, "`with`")).unwrap_or_default();
+        let Some(o) = r.obj(item, &format!("a step of {what}"), &["command", "with"]) else {
+            continue;
+        };
+        let Some(command) = r.req_text(&o, "command", &format!("a step of {what}")) else {
+            continue;
+        };
+        let with = o
+            .get("with")
+            .map(|n| r.params(n, "`with`"))
+            .unwrap_or_default();
         out.push(Step {
             command,
             with,
@@ -249,7 +326,10 @@ fn steps(r: &mut Reader, node: &Node, what: &str) -> Vec<Step> {
 fn retry(r: &mut Reader, node: &Node, what: &str) -> Option<Retry> {
     let what = format!("`retry` of {what}");
     let o = r.obj(node, &what, &["attempts", "delay"])?;
-    let attempts = r.opt_count(&o, "attempts", &what).map(|a| a.value).unwrap_or(1);
+    let attempts = r
+        .opt_count(&o, "attempts", &what)
+        .map(|a| a.value)
+        .unwrap_or(1);
     let delay = match o.get("delay") {
         None => Vec::new(),
         Some(n) => match &n.value {

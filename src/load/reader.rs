@@ -24,9 +24,6 @@ impl<'n> Obj<'n> {
     pub fn get(&self, key: &str) -> Option<&'n Node> {
         self.map.get(key).map(|(_, n)| n)
     }
-    pub fn key_span(&self, key: &str) -> Option<Span> {
-        self.map.get(key).map(|(s, _)| *s)
-    }
 }
 
 impl Reader {
@@ -37,7 +34,13 @@ impl Reader {
         }
     }
 
-    pub fn error(&mut self, code: &'static str, span: Span, msg: impl Into<String>, help: Option<String>) {
+    pub fn error(
+        &mut self,
+        code: &'static str,
+        span: Span,
+        msg: impl Into<String>,
+        help: Option<String>,
+    ) {
         self.diags
             .push(Diagnostic::error(code, &self.file, span, msg).maybe_help(help));
     }
@@ -70,7 +73,12 @@ impl Reader {
                     Some(c) => format!("did you mean `{c}`?"),
                     None => format!("{what} may have: {}", allowed.join(", ")),
                 };
-                self.error("Y003", *span, format!("unknown key `{key}` in {what}"), Some(help));
+                self.error(
+                    "Y003",
+                    *span,
+                    format!("unknown key `{key}` in {what}"),
+                    Some(help),
+                );
             }
         }
         Some(Obj { node, map })

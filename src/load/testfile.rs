@@ -5,13 +5,14 @@ use super::reader::Reader;
 use crate::model::{Sp, TestCase, TestExpect, TestFile};
 use indexmap::IndexMap;
 
-
 const CASE_KEYS: &[&str] = &["name", "incident", "event", "inputs", "mocks", "expect"];
 const EXPECT_KEYS: &[&str] = &["status", "tasks", "branches", "runs", "values"];
 
 pub(crate) fn testfile(r: &mut Reader, root: &Node) -> Option<TestFile> {
     let o = r.obj(root, "a test file", &["kind", "playbook", "cases"])?;
-    let playbook = r.req_text(&o, "playbook", "the test file").unwrap_or_else(|| Sp::new(String::new(), Span::new(0, 0)));
+    let playbook = r
+        .req_text(&o, "playbook", "the test file")
+        .unwrap_or_else(|| Sp::new(String::new(), Span::new(0, 0)));
     let mut cases = Vec::new();
     if let Some(n) = r.require(&o, "cases", "the test file") {
         match &n.value {
@@ -32,10 +33,20 @@ pub(crate) fn testfile(r: &mut Reader, root: &Node) -> Option<TestFile> {
     })
 }
 
-fn map_of<T>(r: &mut Reader, node: Option<&Node>, what: &str, f: impl Fn(&mut Reader, &Node) -> Option<T>) -> IndexMap<String, (Span, T)> {
-    let Some(n) = node else { return IndexMap::new() };
+fn map_of<T>(
+    r: &mut Reader,
+    node: Option<&Node>,
+    what: &str,
+    f: impl Fn(&mut Reader, &Node) -> Option<T>,
+) -> IndexMap<String, (Span, T)> {
+    let Some(n) = node else {
+        return IndexMap::new();
+    };
     match &n.value {
-        NodeValue::Map(m) => m.iter().filter_map(|(k, (_, v))| f(r, v).map(|x| (k.clone(), (v.span, x)))).collect(),
+        NodeValue::Map(m) => m
+            .iter()
+            .filter_map(|(k, (_, v))| f(r, v).map(|x| (k.clone(), (v.span, x))))
+            .collect(),
         _ => {
             r.wrong_type(n, what, "a mapping");
             IndexMap::new()
@@ -46,14 +57,21 @@ fn map_of<T>(r: &mut Reader, node: Option<&Node>, what: &str, f: impl Fn(&mut Re
 fn case(r: &mut Reader, node: &Node) -> Option<TestCase> {
     let o = r.obj(node, "a test case", CASE_KEYS)?;
     let name = r.req_text(&o, "name", "a test case")?;
-    let inputs = map_of(r, o.get("inputs"), "`inputs`", |_, n| Some(n.to_json())).into_iter().map(|(k, (_, v))| (k, v)).collect();
+    let inputs = map_of(r, o.get("inputs"), "`inputs`", |_, n| Some(n.to_json()))
+        .into_iter()
+        .map(|(k, (_, v))| (k, v))
+        .collect();
     let mocks = map_of(r, o.get("mocks"), "`mocks`", |_, n| Some(n.to_json()));
     let expect = match o.get("expect") {
         Some(n) => match r.obj(n, "`expect`", EXPECT_KEYS) {
             Some(e) => TestExpect {
                 status: r.opt_text(&e, "status", "`expect`"),
-                tasks: map_of(r, e.get("tasks"), "`expect.tasks`", |r, n| r.text(n, "a task status").map(|s| s.value)),
-                branches: map_of(r, e.get("branches"), "`expect.branches`", |r, n| r.text(n, "a branch label").map(|s| s.value)),
+                tasks: map_of(r, e.get("tasks"), "`expect.tasks`", |r, n| {
+                    r.text(n, "a task status").map(|s| s.value)
+                }),
+                branches: map_of(r, e.get("branches"), "`expect.branches`", |r, n| {
+                    r.text(n, "a branch label").map(|s| s.value)
+                }),
                 runs: map_of(r, e.get("runs"), "`expect.runs`", |r, n| match &n.value {
                     NodeValue::Number(x) if x.as_u64().is_some() => x.as_u64(),
                     _ => {
@@ -61,7 +79,9 @@ fn case(r: &mut Reader, node: &Node) -> Option<TestCase> {
                         None
                     }
                 }),
-                values: map_of(r, e.get("values"), "`expect.values`", |_, n| Some(n.to_json())),
+                values: map_of(r, e.get("values"), "`expect.values`", |_, n| {
+                    Some(n.to_json())
+                }),
             },
             None => TestExpect::default(),
         },
@@ -77,4 +97,3 @@ fn case(r: &mut Reader, node: &Node) -> Option<TestCase> {
         span: node.span,
     })
 }
-

@@ -44,8 +44,14 @@ pub struct HttpDefaults {
 #[derive(Debug, Clone)]
 pub enum Auth {
     Bearer(TValue),
-    Basic { username: TValue, password: TValue },
-    Header { name: TValue, value: TValue },
+    Basic {
+        username: TValue,
+        password: TValue,
+    },
+    Header {
+        name: TValue,
+        value: TValue,
+    },
     /// Chosen at run time from a connection parameter (`none`, `basic`, `bearer`).
     Select {
         by: TValue,

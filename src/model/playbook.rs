@@ -141,11 +141,14 @@ impl Task {
     }
     /// Every successor named by `next` and `branches`, with the branch label if any.
     pub fn successors(&self) -> impl Iterator<Item = (Option<&str>, &Sp<String>)> {
-        self.next.iter().map(|t| (None, t)).chain(
-            self.branches
-                .iter()
-                .flat_map(|b| b.targets.iter().map(move |t| (Some(b.label.value.as_str()), t))),
-        )
+        self.next
+            .iter()
+            .map(|t| (None, t))
+            .chain(self.branches.iter().flat_map(|b| {
+                b.targets
+                    .iter()
+                    .map(move |t| (Some(b.label.value.as_str()), t))
+            }))
     }
     /// All template values of the task (inputs and step `with:` values).
     pub fn values(&self) -> Vec<&TValue> {

@@ -17,7 +17,11 @@ pub enum TKind {
     /// No references anywhere below: the JSON value itself.
     Literal(Value),
     /// A string with at least one reference. `raw` is the text as written (for text templates).
-    Template { raw: String, template: Template, text_offset: usize },
+    Template {
+        raw: String,
+        template: Template,
+        text_offset: usize,
+    },
     Seq(Vec<TValue>),
     Map(IndexMap<String, (Span, TValue)>),
 }
@@ -72,7 +76,10 @@ impl TValue {
                 ..
             } => {
                 for e in template.exprs() {
-                    out.push((e, Span::new(self.span.start + text_offset + e.offset, e.len)));
+                    out.push((
+                        e,
+                        Span::new(self.span.start + text_offset + e.offset, e.len),
+                    ));
                 }
             }
             TKind::Seq(items) => items.iter().for_each(|i| i.collect_exprs(out)),

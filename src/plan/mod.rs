@@ -50,7 +50,11 @@ pub fn plan(pb: &Playbook) -> (Plan, Vec<Diagnostic>) {
     let file: &Arc<SourceFile> = &pb.file;
     let mut diags = Vec::new();
     let ids: Vec<String> = pb.tasks.keys().cloned().collect();
-    let index: HashMap<String, usize> = ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
+    let index: HashMap<String, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), i))
+        .collect();
     let n = ids.len();
     if n == 0 {
         diags.push(
@@ -70,8 +74,16 @@ pub fn plan(pb: &Playbook) -> (Plan, Vec<Diagnostic>) {
         }
         if task.kind.value != TaskKind::Conditional && !task.branches.is_empty() {
             diags.push(
-                Diagnostic::error("G007", file, task.branches[0].label.span, format!("task `{}` has `branches` but is not a conditional task", task.id.value))
-                    .with_help("add `type: conditional`, or use `next:`"),
+                Diagnostic::error(
+                    "G007",
+                    file,
+                    task.branches[0].label.span,
+                    format!(
+                        "task `{}` has `branches` but is not a conditional task",
+                        task.id.value
+                    ),
+                )
+                .with_help("add `type: conditional`, or use `next:`"),
             );
         }
         for (label, target) in task.successors() {
@@ -90,8 +102,16 @@ pub fn plan(pb: &Playbook) -> (Plan, Vec<Diagnostic>) {
                         .map(|c| format!("did you mean `{c}`?"))
                         .unwrap_or_else(|| "name a task id defined under `tasks:`".into());
                     diags.push(
-                        Diagnostic::error("G001", file, target.span, format!("task `{}` leads to `{}`, which does not exist in this playbook", task.id.value, target.value))
-                            .with_help(help),
+                        Diagnostic::error(
+                            "G001",
+                            file,
+                            target.span,
+                            format!(
+                                "task `{}` leads to `{}`, which does not exist in this playbook",
+                                task.id.value, target.value
+                            ),
+                        )
+                        .with_help(help),
                     );
                 }
             }
@@ -101,31 +121,38 @@ pub fn plan(pb: &Playbook) -> (Plan, Vec<Diagnostic>) {
     let starts: Vec<usize> = (0..n).filter(|i| !has_pred.contains(i)).collect();
     if n > 0 && starts.is_empty() {
         diags.push(
-            Diagnostic::error("G006", file, pb.tasks_span, "every task has a predecessor, so there is no task to start with")
-                .with_help("a loop needs an entry: some task must not be the target of `next` or `branches`"),
+            Diagnostic::error(
+                "G006",
+                file,
+                pb.tasks_span,
+                "every task has a predecessor, so there is no task to start with",
+            )
+            .with_help(
+                "a loop needs an entry: some task must not be the target of `next` or `branches`",
+            ),
         );
     }
     // Back-edges: edges into a task still on the depth-first stack.
     let mut visited = HashSet::new();
     let mut back_edges = HashSet::new();
-    depth_first_search(&graph, starts.iter().map(|&s| nodes[s]), |ev| {
-        match ev {
-            DfsEvent::Discover(nd, _) => {
-                visited.insert(graph[nd]);
-            }
-            DfsEvent::BackEdge(a, b) => {
-                for e in graph.edges_connecting(a, b) {
-                    back_edges.insert(*e.weight());
-                }
-            }
-            _ => {}
+    depth_first_search(&graph, starts.iter().map(|&s| nodes[s]), |ev| match ev {
+        DfsEvent::Discover(nd, _) => {
+            visited.insert(graph[nd]);
         }
+        DfsEvent::BackEdge(a, b) => {
+            for e in graph.edges_connecting(a, b) {
+                back_edges.insert(*e.weight());
+            }
+        }
+        _ => {}
     });
     let tasks: Vec<_> = pb.tasks.values().collect();
     for &e in &back_edges {
         edges[e].back = true;
         let from = &tasks[edges[e].from];
-        let ok = from.kind.value == TaskKind::Conditional && edges[e].label.is_some() && from.max_loops.is_some();
+        let ok = from.kind.value == TaskKind::Conditional
+            && edges[e].label.is_some()
+            && from.max_loops.is_some();
         if !ok {
             let span = from
                 .successors()
@@ -133,13 +160,24 @@ pub fn plan(pb: &Playbook) -> (Plan, Vec<Diagnostic>) {
                 .map(|(_, t)| t.span)
                 .unwrap_or(from.id.span);
             let help = if from.kind.value == TaskKind::Conditional && edges[e].label.is_some() {
-                format!("set `max_loops: N` on `{}` to allow this loop", from.id.value)
+                format!(
+                    "set `max_loops: N` on `{}` to allow this loop",
+                    from.id.value
+                )
             } else {
                 "only a conditional branch with `max_loops` may lead back to an earlier task".into()
             };
             diags.push(
-                Diagnostic::error("G002", file, span, format!("`{}` → `{}` closes a cycle", from.id.value, ids[edges[e].to]))
-                    .with_help(help),
+                Diagnostic::error(
+                    "G002",
+                    file,
+                    span,
+                    format!(
+                        "`{}` → `{}` closes a cycle",
+                        from.id.value, ids[edges[e].to]
+                    ),
+                )
+                .with_help(help),
             );
         }
     }
@@ -147,8 +185,16 @@ pub fn plan(pb: &Playbook) -> (Plan, Vec<Diagnostic>) {
     if !starts.is_empty() {
         for &u in &unreachable {
             diags.push(
-                Diagnostic::warning("G003", file, tasks[u].id.span, format!("task `{}` is unreachable: no path from a start task leads to it", ids[u]))
-                    .with_help("connect it with `next` or a branch, or remove it; it will not run"),
+                Diagnostic::warning(
+                    "G003",
+                    file,
+                    tasks[u].id.span,
+                    format!(
+                        "task `{}` is unreachable: no path from a start task leads to it",
+                        ids[u]
+                    ),
+                )
+                .with_help("connect it with `next` or a branch, or remove it; it will not run"),
             );
         }
     }
@@ -160,7 +206,13 @@ pub fn plan(pb: &Playbook) -> (Plan, Vec<Diagnostic>) {
             preds[e.to].push(i);
         }
     }
-    let forward_succ = |i: usize| succs[i].iter().filter(|&&e| !edges[e].back).map(|&e| edges[e].to).collect::<Vec<_>>();
+    let forward_succ = |i: usize| {
+        succs[i]
+            .iter()
+            .filter(|&&e| !edges[e].back)
+            .map(|&e| edges[e].to)
+            .collect::<Vec<_>>()
+    };
     let forward_pred = |i: usize| preds[i].iter().map(|&e| edges[e].from).collect::<Vec<_>>();
     let mut loop_bodies = HashMap::new();
     for &e in &back_edges {
@@ -233,7 +285,9 @@ mod tests {
     fn plan_of(src: &str) -> (Plan, Vec<(&'static str, usize)>) {
         let l = crate::load::load_str("p.yaml", src);
         assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
-        let Some(Document::Playbook(p)) = l.document else { panic!() };
+        let Some(Document::Playbook(p)) = l.document else {
+            panic!()
+        };
         let (plan, d) = plan(&p);
         let codes = d.iter().map(|d| (d.code, d.line_col().0)).collect();
         (plan, codes)

@@ -184,7 +184,8 @@ impl Engine {
                 Some(Ok(f)) => self.done.push_back(f),
                 Some(Err(e)) => {
                     // A command task panicked or was cancelled: nothing more is known about it.
-                    self.progress.note(&format!("internal error in a task: {e}"));
+                    self.progress
+                        .note(&format!("internal error in a task: {e}"));
                 }
                 None => break,
             }
@@ -200,7 +201,13 @@ impl Engine {
     fn start(&mut self, n: usize, jobs: &mut JoinSet<Finished>) {
         self.nodes[n].running += 1;
         let task = self.task(n).clone();
-        self.progress.started(&task.id.value, task.command.as_ref().map(|c| c.value.as_str()).unwrap_or("transform"));
+        self.progress.started(
+            &task.id.value,
+            task.command
+                .as_ref()
+                .map(|c| c.value.as_str())
+                .unwrap_or("transform"),
+        );
         match self.prepare(&task, n) {
             Ok(job) => {
                 let services = self.services.clone();
@@ -217,26 +224,44 @@ impl Engine {
 
     fn command(&self, name: &str) -> Result<Arc<Command>, (String, String)> {
         self.registry.get(name).cloned().ok_or_else(|| {
-            let hint = self.registry.suggest(name).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+            let hint = self
+                .registry
+                .suggest(name)
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
             (name.to_owned(), format!("unknown command `{name}`{hint}"))
         })
     }
 
     fn prepare(&self, task: &Task, n: usize) -> Result<Job, (String, String)> {
         let id = task.id.value.clone();
-        let ctx = Scopes { engine: self, item: None, index: None };
+        let ctx = Scopes {
+            engine: self,
+            item: None,
+            index: None,
+        };
         let work = match (&task.kind.value, &task.input) {
             (TaskKind::Transform, TaskInput::Value(v)) => {
-                let input = v.resolve(&ctx).map_err(|e| ("Transform".to_owned(), format!("input: {e}")))?;
+                let input = v
+                    .resolve(&ctx)
+                    .map_err(|e| ("Transform".to_owned(), format!("input: {e}")))?;
                 let mut steps = Vec::new();
                 for step in &task.steps {
                     let cmd = self.command(&step.command.value)?;
                     if !cmd.spec.has_feature(Feature::Transform) {
-                        return Err((cmd.spec.display.clone(), format!("`{}` cannot be a transform step (it lacks the transform feature)", cmd.spec.name)));
+                        return Err((
+                            cmd.spec.display.clone(),
+                            format!(
+                                "`{}` cannot be a transform step (it lacks the transform feature)",
+                                cmd.spec.name
+                            ),
+                        ));
                     }
                     let mut with = Map::new();
                     for (k, p) in &step.with {
-                        let v = p.value.resolve(&ctx).map_err(|e| (cmd.spec.display.clone(), format!("parameter `{k}`: {e}")))?;
+                        let v = p.value.resolve(&ctx).map_err(|e| {
+                            (cmd.spec.display.clone(), format!("parameter `{k}`: {e}"))
+                        })?;
                         with.insert(k.clone(), v);
                     }
                     steps.push((cmd, with));
@@ -244,7 +269,11 @@ impl Engine {
                 Work::Transform(input, steps)
             }
             (_, input) => {
-                let name = task.command.as_ref().map(|c| c.value.as_str()).unwrap_or_default();
+                let name = task
+                    .command
+                    .as_ref()
+                    .map(|c| c.value.as_str())
+                    .unwrap_or_default();
                 let cmd = self.command(name)?;
                 let display = cmd.spec.display.clone();
                 let params = match input {
@@ -261,40 +290,66 @@ impl Engine {
                         args.insert(k.clone(), Value::String(String::new()));
                         continue;
                     }
-                    let v = p.value.resolve(&ctx).map_err(|e| (display.clone(), format!("parameter `{k}`: {e}")))?;
+                    let v = p
+                        .value
+                        .resolve(&ctx)
+                        .map_err(|e| (display.clone(), format!("parameter `{k}`: {e}")))?;
                     args.insert(k.clone(), v);
                 }
-                let mut calls = build_calls(&cmd, args.clone()).map_err(|m| (display.clone(), m))?;
+                let mut calls =
+                    build_calls(&cmd, args.clone()).map_err(|m| (display.clone(), m))?;
                 if uses_item {
                     let Calls::Batch(list) = &calls else {
                         return Err((display, "`<<item>>`/`<<index>>` is used, but no parameter received a list, so there is no batch".into()));
                     };
-                    let batch_param = cmd.spec.inputs.iter().find(|p| p.ty.is_scalar() && matches!(args.get(&p.name), Some(Value::Array(_)))).map(|p| p.name.clone());
+                    let batch_param = cmd
+                        .spec
+                        .inputs
+                        .iter()
+                        .find(|p| {
+                            p.ty.is_scalar() && matches!(args.get(&p.name), Some(Value::Array(_)))
+                        })
+                        .map(|p| p.name.clone());
                     let items: Vec<Value> = match batch_param.as_ref().and_then(|b| args.get(b)) {
                         Some(Value::Array(a)) => a.clone(),
                         _ => Vec::new(),
                     };
                     let mut out = Vec::with_capacity(list.len());
                     for (i, item) in items.iter().enumerate() {
-                        let ictx = Scopes { engine: self, item: Some(item), index: Some(json!(i)) };
+                        let ictx = Scopes {
+                            engine: self,
+                            item: Some(item),
+                            index: Some(json!(i)),
+                        };
                         let mut a = args.clone();
                         for (k, p) in &params {
                             if p.value.uses_item() {
-                                let v = p.value.resolve(&ictx).map_err(|e| (display.clone(), format!("parameter `{k}` (item {i}): {e}")))?;
+                                let v = p.value.resolve(&ictx).map_err(|e| {
+                                    (display.clone(), format!("parameter `{k}` (item {i}): {e}"))
+                                })?;
                                 a.insert(k.clone(), v);
                             }
                         }
                         if let Some(b) = &batch_param {
                             a.insert(b.clone(), item.clone());
                         }
-                        match build_calls(&cmd, a).map_err(|m| (display.clone(), format!("item {i}: {m}")))? {
+                        match build_calls(&cmd, a)
+                            .map_err(|m| (display.clone(), format!("item {i}: {m}")))?
+                        {
                             Calls::One(one) => out.push(one),
-                            Calls::Batch(_) => return Err((display, format!("item {i}: a batch element is itself a list"))),
+                            Calls::Batch(_) => {
+                                return Err((
+                                    display,
+                                    format!("item {i}: a batch element is itself a list"),
+                                ))
+                            }
                         }
                     }
                     calls = Calls::Batch(out);
                 }
-                if task.kind.value == TaskKind::Conditional && !cmd.spec.has_feature(Feature::Conditional) {
+                if task.kind.value == TaskKind::Conditional
+                    && !cmd.spec.has_feature(Feature::Conditional)
+                {
                     return Err((display, format!("`{}` cannot be used in a conditional task (it lacks the conditional feature)", cmd.spec.name)));
                 }
                 Work::Command(cmd, calls)
@@ -336,7 +391,9 @@ impl Engine {
             } else {
                 None
             };
-            loops_back = self.plan.succs[n].iter().any(|&e| self.plan.edges[e].back && self.plan.edges[e].label == chosen);
+            loops_back = self.plan.succs[n]
+                .iter()
+                .any(|&e| self.plan.edges[e].back && self.plan.edges[e].label == chosen);
             if loops_back {
                 let max = task.max_loops.as_ref().map(|m| m.value).unwrap_or(0);
                 if self.nodes[n].loops >= max {
@@ -361,7 +418,8 @@ impl Engine {
             st.failed_continue = true;
         }
         st.output = output_json(&out, st.runs, st.retries, st.duration_ms);
-        self.progress.finished(&task.id.value, &out, f.duration, chosen.as_deref());
+        self.progress
+            .finished(&task.id.value, &out, f.duration, chosen.as_deref());
         if !(failed && task.on_error == OnError::Stop) {
             let fires: Vec<usize> = self.plan.succs[n]
                 .iter()
@@ -370,7 +428,9 @@ impl Engine {
                     let edge = &self.plan.edges[e];
                     match &edge.label {
                         None => true,
-                        Some(l) => chosen.as_deref() == Some(l.as_str()) || (failed && l == "default"),
+                        Some(l) => {
+                            chosen.as_deref() == Some(l.as_str()) || (failed && l == "default")
+                        }
                     }
                 })
                 .collect();
@@ -410,7 +470,12 @@ impl Engine {
 
     /// A new loop iteration: the body's tasks and inner edges start over.
     fn reset_loop(&mut self, back: usize) {
-        let body = self.plan.loop_bodies.get(&back).cloned().unwrap_or_default();
+        let body = self
+            .plan
+            .loop_bodies
+            .get(&back)
+            .cloned()
+            .unwrap_or_default();
         for &m in &body {
             let st = &mut self.nodes[m];
             st.ran = false;
@@ -450,9 +515,17 @@ impl Engine {
         self.nodes[n].settled = true;
         if never_ran {
             let blocked = self.plan.preds[n].iter().any(|&e| self.edges[e].blocked);
-            self.nodes[n].status = if blocked { TaskStatus::Blocked } else { TaskStatus::Skipped };
+            self.nodes[n].status = if blocked {
+                TaskStatus::Blocked
+            } else {
+                TaskStatus::Skipped
+            };
         }
-        let outs: Vec<usize> = self.plan.succs[n].iter().copied().filter(|&e| !self.plan.edges[e].back).collect();
+        let outs: Vec<usize> = self.plan.succs[n]
+            .iter()
+            .copied()
+            .filter(|&e| !self.plan.edges[e].back)
+            .collect();
         for e in outs {
             match self.enclosing_active_loop(n, self.plan.edges[e].to) {
                 Some(back) => self.deferred.entry(back).or_default().push(e),
@@ -460,7 +533,11 @@ impl Engine {
             }
         }
         // A loop that ends releases the edges that leave its body.
-        let backs: Vec<usize> = self.plan.succs[n].iter().copied().filter(|&e| self.plan.edges[e].back).collect();
+        let backs: Vec<usize> = self.plan.succs[n]
+            .iter()
+            .copied()
+            .filter(|&e| self.plan.edges[e].back)
+            .collect();
         for b in backs {
             for e in self.deferred.remove(&b).unwrap_or_default() {
                 self.settle_edge(e);
@@ -493,12 +570,17 @@ impl Engine {
             if st.failed_stop {
                 status = Status::Failed;
             } else if status != Status::Failed
-                && (st.failed_continue || st.status == TaskStatus::Done(Status::PartiallySuccessful))
+                && (st.failed_continue
+                    || st.status == TaskStatus::Done(Status::PartiallySuccessful))
             {
                 status = Status::PartiallySuccessful;
             }
         }
-        let ctx = Scopes { engine: &self, item: None, index: None };
+        let ctx = Scopes {
+            engine: &self,
+            item: None,
+            index: None,
+        };
         let mut outputs = Map::new();
         let mut output_errors = Vec::new();
         for (k, (_, v)) in &self.pb.outputs {
@@ -518,7 +600,11 @@ impl Engine {
             .enumerate()
             .map(|(i, st)| TaskResult {
                 id: self.plan.ids[i].clone(),
-                status: if st.status == TaskStatus::NotRun { TaskStatus::Skipped } else { st.status },
+                status: if st.status == TaskStatus::NotRun {
+                    TaskStatus::Skipped
+                } else {
+                    st.status
+                },
                 output: st.output.clone(),
                 runs: st.runs,
                 retries: st.retries,
@@ -576,8 +662,13 @@ impl Context for Scopes<'_> {
             Scope::Input => Ok(&d.inputs),
             Scope::Connector => Ok(&d.connector),
             Scope::Playbook => Ok(&d.playbook),
-            Scope::Item => self.item.ok_or_else(|| "`item` is only available in batch execution".to_owned()),
-            Scope::Index => self.index.as_ref().ok_or_else(|| "`index` is only available in batch execution".to_owned()),
+            Scope::Item => self
+                .item
+                .ok_or_else(|| "`item` is only available in batch execution".to_owned()),
+            Scope::Index => self
+                .index
+                .as_ref()
+                .ok_or_else(|| "`index` is only available in batch execution".to_owned()),
             Scope::Task { id, field } => {
                 let Some(&i) = self.engine.plan.index.get(id) else {
                     return Err(format!("there is no task `{id}` in this playbook"));
@@ -585,14 +676,19 @@ impl Context for Scopes<'_> {
                 let st = &self.engine.nodes[i];
                 if st.output.is_null() {
                     return Err(match st.status {
-                        TaskStatus::Skipped => format!("task `{id}` was skipped (its branch was not taken)"),
+                        TaskStatus::Skipped => {
+                            format!("task `{id}` was skipped (its branch was not taken)")
+                        }
                         TaskStatus::Blocked => format!("task `{id}` was blocked by a failed task"),
                         _ => format!("task `{id}` has not run yet"),
                     });
                 }
                 match field {
                     None => Ok(&st.output),
-                    Some(f) => st.output.get(f.as_str()).ok_or_else(|| format!("task `{id}` has no `{f}`")),
+                    Some(f) => st
+                        .output
+                        .get(f.as_str())
+                        .ok_or_else(|| format!("task `{id}` has no `{f}`")),
                 }
             }
         }
@@ -610,13 +706,22 @@ async fn execute(job: Job, services: Arc<Services>) -> Finished {
         let out = match job.timeout {
             Some(t) => match tokio::time::timeout(Duration::from_secs_f64(t), attempt).await {
                 Ok(o) => o,
-                Err(_) => invoke::task_failure(&job.display, format!("task `{}` timed out after {t} s", job.task_id)),
+                Err(_) => invoke::task_failure(
+                    &job.display,
+                    format!("task `{}` timed out after {t} s", job.task_id),
+                ),
             },
             None => attempt.await,
         };
         if let Some(delay) = invoke::retry_request(&out, command_retries) {
             if command_retries >= invoke::MAX_COMMAND_RETRIES {
-                break invoke::task_failure(&job.display, format!("the command asked to be retried more than {} times", invoke::MAX_COMMAND_RETRIES));
+                break invoke::task_failure(
+                    &job.display,
+                    format!(
+                        "the command asked to be retried more than {} times",
+                        invoke::MAX_COMMAND_RETRIES
+                    ),
+                );
             }
             command_retries += 1;
             retries += 1;
@@ -626,7 +731,12 @@ async fn execute(job: Job, services: Arc<Services>) -> Finished {
         if out.failed() {
             if let Some(r) = &job.retry {
                 if task_retries < r.attempts {
-                    let secs = r.delay.get(task_retries as usize).or(r.delay.last()).copied().unwrap_or(0.0);
+                    let secs = r
+                        .delay
+                        .get(task_retries as usize)
+                        .or(r.delay.last())
+                        .copied()
+                        .unwrap_or(0.0);
                     task_retries += 1;
                     retries += 1;
                     tokio::time::sleep(Duration::from_secs_f64(secs.clamp(0.0, 3600.0))).await;
@@ -652,7 +762,10 @@ async fn attempt(job: &Job, services: &Services) -> OutputModel {
             let mut last = OutputModel::success(value.clone());
             for (cmd, with) in steps {
                 let Some(first) = cmd.spec.inputs.first() else {
-                    return OutputModel::failure(CommandError::new(&cmd.spec.display, "this command takes no input, so it cannot be a transform step"));
+                    return OutputModel::failure(CommandError::new(
+                        &cmd.spec.display,
+                        "this command takes no input, so it cannot be a transform step",
+                    ));
                 };
                 let mut args = with.clone();
                 args.insert(first.name.clone(), value);

@@ -37,7 +37,10 @@ pub fn build_calls(cmd: &Command, mut args: Map<String, Value>) -> Result<Calls,
             Some(Value::Null) | None => match &p.default {
                 Some(d) => d.clone(),
                 None if p.required => {
-                    return Err(format!("parameter `{}` ({}) is required but has no value", p.name, p.display))
+                    return Err(format!(
+                        "parameter `{}` ({}) is required but has no value",
+                        p.name, p.display
+                    ))
                 }
                 None => continue,
             },
@@ -53,11 +56,16 @@ pub fn build_calls(cmd: &Command, mut args: Map<String, Value>) -> Result<Calls,
             batch = Some((p.name.clone(), items.clone()));
             continue;
         }
-        let v = coerce(p.ty, v.clone()).map_err(|e| format!("parameter `{}`: {e} (value: {})", p.name, clip(&v)))?;
+        let v = coerce(p.ty, v.clone())
+            .map_err(|e| format!("parameter `{}`: {e} (value: {})", p.name, clip(&v)))?;
         if !p.options.is_empty() {
             if let Value::String(s) = &v {
                 if !p.options.iter().any(|o| o == s) {
-                    return Err(format!("parameter `{}`: `{s}` is not one of: {}", p.name, p.options.join(", ")));
+                    return Err(format!(
+                        "parameter `{}`: `{s}` is not one of: {}",
+                        p.name,
+                        p.options.join(", ")
+                    ));
                 }
             }
         }
@@ -69,10 +77,18 @@ pub fn build_calls(cmd: &Command, mut args: Map<String, Value>) -> Result<Calls,
     let Some((name, items)) = batch else {
         return Ok(Calls::One(out));
     };
-    let ty = spec.input(&name).map(|p| p.ty).unwrap_or(crate::commands::ParamType::Any);
+    let ty = spec
+        .input(&name)
+        .map(|p| p.ty)
+        .unwrap_or(crate::commands::ParamType::Any);
     let mut calls = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let v = coerce(ty, item.clone()).map_err(|e| format!("parameter `{name}`, element {i}: {e} (value: {})", clip(&item)))?;
+        let v = coerce(ty, item.clone()).map_err(|e| {
+            format!(
+                "parameter `{name}`, element {i}: {e} (value: {})",
+                clip(&item)
+            )
+        })?;
         let mut a = out.clone();
         a.insert(name.clone(), v);
         calls.push(a);
@@ -90,7 +106,12 @@ fn clip(v: &Value) -> String {
 }
 
 /// Runs one call of a command (no retries), honouring mocks.
-pub async fn call_once(cmd: &Arc<Command>, task_id: &str, args: Map<String, Value>, services: &Services) -> OutputModel {
+pub async fn call_once(
+    cmd: &Arc<Command>,
+    task_id: &str,
+    args: Map<String, Value>,
+    services: &Services,
+) -> OutputModel {
     if let Some(out) = services.mocks.next(task_id, &cmd.spec.name, &cmd.spec) {
         return out;
     }
@@ -114,7 +135,12 @@ pub async fn call_once(cmd: &Arc<Command>, task_id: &str, args: Map<String, Valu
 }
 
 /// Runs the calls (one, or a batch in order) and aggregates a batch's outputs.
-pub async fn call(cmd: &Arc<Command>, task_id: &str, calls: Calls, services: &Services) -> OutputModel {
+pub async fn call(
+    cmd: &Arc<Command>,
+    task_id: &str,
+    calls: Calls,
+    services: &Services,
+) -> OutputModel {
     match calls {
         Calls::One(args) => call_once(cmd, task_id, args, services).await,
         Calls::Batch(list) => {
@@ -138,7 +164,9 @@ pub fn aggregate(display: &str, outs: Vec<OutputModel>) -> OutputModel {
     let mut key_fields = Map::new();
     for o in &outs {
         for k in o.key_fields.keys() {
-            key_fields.entry(k.clone()).or_insert_with(|| Value::Array(Vec::new()));
+            key_fields
+                .entry(k.clone())
+                .or_insert_with(|| Value::Array(Vec::new()));
         }
     }
     for o in &outs {
@@ -176,7 +204,10 @@ pub fn aggregate(display: &str, outs: Vec<OutputModel>) -> OutputModel {
         key_fields,
         raw_data: Value::Array(outs.iter().map(|o| o.raw_data.clone()).collect()),
         error,
-        passdown: outs.last().map(|o| o.passdown.clone()).unwrap_or(Value::Null),
+        passdown: outs
+            .last()
+            .map(|o| o.passdown.clone())
+            .unwrap_or(Value::Null),
     }
 }
 

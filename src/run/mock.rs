@@ -17,7 +17,9 @@ pub struct Mocks {
 impl Mocks {
     /// Builds mocks from a JSON object; returns a message naming the bad entry otherwise.
     pub fn from_json(v: &Value) -> Result<Mocks, String> {
-        let obj = v.as_object().ok_or("a mock file must be a mapping of task id or command name: output")?;
+        let obj = v
+            .as_object()
+            .ok_or("a mock file must be a mapping of task id or command name: output")?;
         let mut entries = HashMap::new();
         for (k, v) in obj {
             if k == "kind" {
@@ -26,12 +28,28 @@ impl Mocks {
             let list = match v {
                 Value::Array(a) if !a.is_empty() => a.clone(),
                 Value::Object(_) => vec![v.clone()],
-                _ => return Err(format!("mock `{k}` must be an output model object or a non-empty list of them")),
+                _ => {
+                    return Err(format!(
+                        "mock `{k}` must be an output model object or a non-empty list of them"
+                    ))
+                }
             };
             for (i, item) in list.iter().enumerate() {
-                let o = item.as_object().ok_or_else(|| format!("mock `{k}`, entry {i}: expected an object"))?;
+                let o = item
+                    .as_object()
+                    .ok_or_else(|| format!("mock `{k}`, entry {i}: expected an object"))?;
                 for key in o.keys() {
-                    if !["status", "returnData", "result", "keyFields", "rawData", "error", "passdown"].contains(&key.as_str()) {
+                    if ![
+                        "status",
+                        "returnData",
+                        "result",
+                        "keyFields",
+                        "rawData",
+                        "error",
+                        "passdown",
+                    ]
+                    .contains(&key.as_str())
+                    {
                         return Err(format!("mock `{k}`, entry {i}: unknown field `{key}` (output model fields: status, returnData, result, keyFields, rawData, error, passdown)"));
                     }
                 }
@@ -50,7 +68,11 @@ impl Mocks {
 
     /// The next mocked output for this task (by id first, then by command name).
     pub fn next(&self, task_id: &str, command: &str, spec: &CommandSpec) -> Option<OutputModel> {
-        let key = if self.entries.contains_key(task_id) { task_id } else { command };
+        let key = if self.entries.contains_key(task_id) {
+            task_id
+        } else {
+            command
+        };
         let list = self.entries.get(key)?;
         let n = {
             let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
@@ -65,24 +87,41 @@ impl Mocks {
 
 fn to_output(v: &Value, spec: &CommandSpec) -> OutputModel {
     let o = v.as_object().cloned().unwrap_or_default();
-    let error = o.get("error").filter(|e| !e.is_null()).map(|e| CommandError {
-        indicator: format!("{} failed.", spec.display),
-        status_code: e.get("status_code").and_then(Value::as_u64).and_then(|c| u16::try_from(c).ok()),
-        message: match e.get("message") {
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-            None => match e {
-                Value::String(s) => s.clone(),
-                _ => "mocked failure".into(),
+    let error = o
+        .get("error")
+        .filter(|e| !e.is_null())
+        .map(|e| CommandError {
+            indicator: format!("{} failed.", spec.display),
+            status_code: e
+                .get("status_code")
+                .and_then(Value::as_u64)
+                .and_then(|c| u16::try_from(c).ok()),
+            message: match e.get("message") {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => match e {
+                    Value::String(s) => s.clone(),
+                    _ => "mocked failure".into(),
+                },
             },
-        },
-    });
+        });
     let raw_data = o.get("rawData").cloned().unwrap_or(Value::Null);
     let return_data = o.get("returnData").cloned().unwrap_or_else(|| {
-        Value::String(if error.is_some() { "Failed" } else { "Successful" }.into())
+        Value::String(
+            if error.is_some() {
+                "Failed"
+            } else {
+                "Successful"
+            }
+            .into(),
+        )
     });
     // Key fields the command declares are extracted from the mocked rawData unless given.
-    let mut key_fields: Map<String, Value> = o.get("keyFields").and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut key_fields: Map<String, Value> = o
+        .get("keyFields")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     for kf in &spec.key_fields {
         if key_fields.contains_key(&kf.name) {
             continue;
@@ -91,7 +130,13 @@ fn to_output(v: &Value, spec: &CommandSpec) -> OutputModel {
             let nodes = p.query(&raw_data).all();
             let v = match nodes.as_slice() {
                 [] => Value::Null,
-                [one] if !kf.path.contains('*') && !kf.path.contains('?') && !kf.path.contains("..") => (*one).clone(),
+                [one]
+                    if !kf.path.contains('*')
+                        && !kf.path.contains('?')
+                        && !kf.path.contains("..") =>
+                {
+                    (*one).clone()
+                }
                 many => Value::Array(many.iter().map(|v| (*v).clone()).collect()),
             };
             key_fields.insert(kf.name.clone(), v);
@@ -105,7 +150,10 @@ fn to_output(v: &Value, spec: &CommandSpec) -> OutputModel {
     };
     OutputModel {
         status,
-        result: o.get("result").cloned().unwrap_or_else(|| crate::output::summary_of(&return_data)),
+        result: o
+            .get("result")
+            .cloned()
+            .unwrap_or_else(|| crate::output::summary_of(&return_data)),
         return_data,
         key_fields,
         raw_data,

@@ -46,7 +46,11 @@ pub fn prepare_inputs(pb: &Playbook, mut given: Map<String, Value>) -> Result<Va
             Some(v) => v,
             None => match &decl.default {
                 Some(d) => d.clone(),
-                None if decl.required => return Err(format!("input `{name}` is required: pass --input {name}=VALUE")),
+                None if decl.required => {
+                    return Err(format!(
+                        "input `{name}` is required: pass --input {name}=VALUE"
+                    ))
+                }
                 None => {
                     out.insert(name.clone(), Value::Null);
                     continue;
@@ -56,14 +60,19 @@ pub fn prepare_inputs(pb: &Playbook, mut given: Map<String, Value>) -> Result<Va
         let v = coerce(decl.ty, v).map_err(|e| format!("input `{name}`: {e}"))?;
         if let (false, Value::String(s)) = (decl.options.is_empty(), &v) {
             if !decl.options.contains(s) {
-                return Err(format!("input `{name}`: `{s}` is not one of: {}", decl.options.join(", ")));
+                return Err(format!(
+                    "input `{name}`: `{s}` is not one of: {}",
+                    decl.options.join(", ")
+                ));
             }
         }
         out.insert(name.clone(), v);
     }
     if let Some(extra) = given.keys().next() {
         let known: Vec<&str> = pb.inputs.iter().map(|i| i.name.value.as_str()).collect();
-        let hint = crate::util::closest(extra, known.iter().copied()).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
+        let hint = crate::util::closest(extra, known.iter().copied())
+            .map(|c| format!(" (did you mean `{c}`?)"))
+            .unwrap_or_default();
         return Err(format!("the playbook has no input `{extra}`{hint}"));
     }
     Ok(Value::Object(out))

@@ -20,7 +20,9 @@ impl Progress {
             return;
         }
         let ms = took.as_secs_f64() * 1000.0;
-        let branch = branch.map(|b| format!(" → branch \"{b}\"")).unwrap_or_default();
+        let branch = branch
+            .map(|b| format!(" → branch \"{b}\""))
+            .unwrap_or_default();
         let line = match &out.error {
             Some(e) => format!("✘ {task} Failed in {ms:.1} ms: {}", e.render()),
             None => format!("✔ {task} {} in {ms:.1} ms{branch}", out.status.as_str()),

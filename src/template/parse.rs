@@ -19,7 +19,14 @@ pub const TASK_FIELDS: &[&str] = &[
 ];
 
 const SCOPES: &[&str] = &[
-    "incident", "event", "input", "tasks", "connector", "item", "index", "playbook",
+    "incident",
+    "event",
+    "input",
+    "tasks",
+    "connector",
+    "item",
+    "index",
+    "playbook",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -143,7 +150,9 @@ pub fn parse_template(raw: &str) -> Result<Template, Vec<TemplateError>> {
             errors.push(TemplateError {
                 code: "T001",
                 message: format!("`{open}` is never closed"),
-                help: Some(format!("end the reference with `{close}`, or write `\\{open}` for a literal `{open}`")),
+                help: Some(format!(
+                    "end the reference with `{close}`, or write `\\{open}` for a literal `{open}`"
+                )),
                 offset: i,
                 len: raw.len() - i,
             });
@@ -244,7 +253,9 @@ pub(crate) fn parse_expr(body: &str) -> Result<(Scope, Path), TemplateError> {
                     };
                     let help = crate::util::closest(&shown, TASK_FIELDS.iter().copied())
                         .map(|c| format!("did you mean `tasks.{id}.{c}`?"))
-                        .unwrap_or_else(|| format!("a task's output has: {}", TASK_FIELDS.join(", ")));
+                        .unwrap_or_else(|| {
+                            format!("a task's output has: {}", TASK_FIELDS.join(", "))
+                        });
                     return Err(err(
                         "T003",
                         format!("`{shown}` is not a field of a task's output"),
@@ -293,12 +304,20 @@ fn split_path(s: &str) -> Result<(Vec<Seg>, Query), TemplateError> {
     if s.starts_with('$') {
         i = 1;
         if i < b.len() && b[i] != b'.' && b[i] != b'[' {
-            return Err(err("J001", format!("invalid JSONPath `{s}`: expected `.` or `[` after `$`"), None));
+            return Err(err(
+                "J001",
+                format!("invalid JSONPath `{s}`: expected `.` or `[` after `$`"),
+                None,
+            ));
         }
     } else {
         let end = name_end(s, 0);
         if end == 0 {
-            return Err(err("T001", format!("`{s}` does not start with a name"), None));
+            return Err(err(
+                "T001",
+                format!("`{s}` does not start with a name"),
+                None,
+            ));
         }
         segs.push(Seg::Key(s[..end].to_owned()));
         i = end;
@@ -431,13 +450,29 @@ mod tests {
     #[test]
     fn scopes_and_paths() {
         let e = one("<<tasks.scan.rawData.data[0].id>>");
-        assert_eq!(e.scope, Scope::Task { id: "scan".into(), field: Some("rawData".into()) });
-        assert_eq!(e.path.prefix, vec![Seg::Key("data".into()), Seg::Index(0), Seg::Key("id".into())]);
+        assert_eq!(
+            e.scope,
+            Scope::Task {
+                id: "scan".into(),
+                field: Some("rawData".into())
+            }
+        );
+        assert_eq!(
+            e.path.prefix,
+            vec![
+                Seg::Key("data".into()),
+                Seg::Index(0),
+                Seg::Key("id".into())
+            ]
+        );
         assert!(e.path.is_singular());
         let d = one("<<$.tasks.scan.rawData.data[*].id>>");
         assert!(!d.path.is_singular());
         assert_eq!(d.path.prefix, vec![Seg::Key("data".into())]);
-        assert_eq!(one("<< incident['Source IP'] >>").path.prefix, vec![Seg::Key("Source IP".into())]);
+        assert_eq!(
+            one("<< incident['Source IP'] >>").path.prefix,
+            vec![Seg::Key("Source IP".into())]
+        );
         assert_eq!(one("{{connector.apikey}}").scope, Scope::Connector);
     }
 
@@ -446,17 +481,29 @@ mod tests {
         let t = parse_template("a <<item>> b \\<<not>> c").unwrap();
         assert_eq!(t.parts.len(), 3);
         assert_eq!(t.parts[2], Part::Text(" b <<not>> c".into()));
-        assert_eq!(parse_template("x \\<<y").unwrap().literal().unwrap(), "x <<y");
-        assert_eq!(parse_template("{{other}}").unwrap().literal().unwrap(), "{{other}}");
+        assert_eq!(
+            parse_template("x \\<<y").unwrap().literal().unwrap(),
+            "x <<y"
+        );
+        assert_eq!(
+            parse_template("{{other}}").unwrap().literal().unwrap(),
+            "{{other}}"
+        );
     }
 
     #[test]
     fn errors_are_all_reported_with_codes() {
-        let errs = parse_template("<<incdent.x>> and <<tasks.a.rawdata>> and <<tasks.a.rawData[?@.x ==]>> <<x").unwrap_err();
+        let errs = parse_template(
+            "<<incdent.x>> and <<tasks.a.rawdata>> and <<tasks.a.rawData[?@.x ==]>> <<x",
+        )
+        .unwrap_err();
         let codes: Vec<_> = errs.iter().map(|e| e.code).collect();
         assert_eq!(codes, vec!["T002", "T003", "J001", "T001"]);
         assert_eq!(errs[0].help.as_deref(), Some("did you mean `incident`?"));
-        assert_eq!(errs[1].help.as_deref(), Some("did you mean `tasks.a.rawData`?"));
+        assert_eq!(
+            errs[1].help.as_deref(),
+            Some("did you mean `tasks.a.rawData`?")
+        );
         assert_eq!(errs[0].offset, 0);
         assert_eq!(errs[1].offset, 18);
     }

@@ -23,7 +23,8 @@ impl std::fmt::Display for Seg {
 
 pub(crate) fn is_plain_name(k: &str) -> bool {
     !k.is_empty()
-        && k.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        && k.chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
         && !k.starts_with(|c: char| c.is_ascii_digit())
 }
 

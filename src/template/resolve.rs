@@ -49,7 +49,9 @@ pub fn resolve_expr(e: &Expr, ctx: &dyn Context) -> Result<Value, ResolveError> 
                 .iter()
                 .try_fold(root, |cur, s| match (s, cur) {
                     (super::Seg::Key(k), Value::Object(m)) => m.get(k),
-                    (super::Seg::Index(i), Value::Array(a)) => usize::try_from(*i).ok().and_then(|i| a.get(i)),
+                    (super::Seg::Index(i), Value::Array(a)) => {
+                        usize::try_from(*i).ok().and_then(|i| a.get(i))
+                    }
                     _ => None,
                 }) {
                 Some(Value::Object(m)) if m.is_empty() => " (it is an empty object)".to_string(),
@@ -158,32 +160,59 @@ mod tests {
     #[test]
     fn lone_keeps_type_and_text_interpolates() {
         assert_eq!(render("<<incident.score>>").unwrap(), json!(70));
-        assert_eq!(render("<<incident.ips>>").unwrap(), json!(["1.1.1.1", "2.2.2.2"]));
-        assert_eq!(render("score=<<incident.score>>").unwrap(), json!("score=70"));
-        assert_eq!(render("ips <<incident.ips>>").unwrap(), json!("ips [\"1.1.1.1\",\"2.2.2.2\"]"));
+        assert_eq!(
+            render("<<incident.ips>>").unwrap(),
+            json!(["1.1.1.1", "2.2.2.2"])
+        );
+        assert_eq!(
+            render("score=<<incident.score>>").unwrap(),
+            json!("score=70")
+        );
+        assert_eq!(
+            render("ips <<incident.ips>>").unwrap(),
+            json!("ips [\"1.1.1.1\",\"2.2.2.2\"]")
+        );
     }
 
     #[test]
     fn wildcards_and_filters_yield_arrays() {
-        assert_eq!(render("<<tasks.scan.rawData.data[*].id>>").unwrap(), json!([1, 2]));
-        assert_eq!(render("<<tasks.scan.rawData.data[?@.s > 6].id>>").unwrap(), json!([2]));
-        assert_eq!(render("<<tasks.scan.rawData.nothing[*]>>").unwrap(), json!([]));
+        assert_eq!(
+            render("<<tasks.scan.rawData.data[*].id>>").unwrap(),
+            json!([1, 2])
+        );
+        assert_eq!(
+            render("<<tasks.scan.rawData.data[?@.s > 6].id>>").unwrap(),
+            json!([2])
+        );
+        assert_eq!(
+            render("<<tasks.scan.rawData.nothing[*]>>").unwrap(),
+            json!([])
+        );
     }
 
     #[test]
     fn substituted_data_is_never_evaluated() {
         // The incident title contains a template that would reveal the API key if re-evaluated.
         let v = render("Title: <<incident.title>>").unwrap();
-        assert_eq!(v, json!("Title: Phish <<connector.apikey>> {{connector.apikey}}"));
+        assert_eq!(
+            v,
+            json!("Title: Phish <<connector.apikey>> {{connector.apikey}}")
+        );
         assert!(!v.to_string().contains("sk-secret"));
-        assert_eq!(render("<<incident.title>>").unwrap(), json!("Phish <<connector.apikey>> {{connector.apikey}}"));
+        assert_eq!(
+            render("<<incident.title>>").unwrap(),
+            json!("Phish <<connector.apikey>> {{connector.apikey}}")
+        );
     }
 
     #[test]
     fn missing_references_explain_themselves() {
         let e = render("<<tasks.scan.rawData.dta>>").unwrap_err();
         assert_eq!(e.expr, "<<tasks.scan.rawData.dta>>");
-        assert_eq!(e.message, "no key `dta` in tasks.scan.rawData (it has: data; did you mean `data`?)");
+        assert_eq!(
+            e.message,
+            "no key `dta` in tasks.scan.rawData (it has: data; did you mean `data`?)"
+        );
         let e = render("<<tasks.other.returnData>>").unwrap_err();
         assert_eq!(e.message, "task `other` has not run");
     }

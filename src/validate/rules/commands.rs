@@ -12,7 +12,15 @@ pub fn check(pb: &Playbook, catalog: &Catalog, out: &mut Vec<Diagnostic>) {
         match task.kind.value {
             TaskKind::Transform => {
                 for step in &task.steps {
-                    check_call(pb, catalog, &step.command, &step.with, Some(Feature::Transform), true, out);
+                    check_call(
+                        pb,
+                        catalog,
+                        &step.command,
+                        &step.with,
+                        Some(Feature::Transform),
+                        true,
+                        out,
+                    );
                 }
             }
             kind => {
@@ -40,16 +48,40 @@ fn check_call(
             Some(s) => format!("did you mean `{s}`?"),
             None => "run `codeless commands` to list the commands".into(),
         };
-        out.push(Diagnostic::error("C001", file, name.span, format!("unknown command `{}`", name.value)).with_help(help));
+        out.push(
+            Diagnostic::error(
+                "C001",
+                file,
+                name.span,
+                format!("unknown command `{}`", name.value),
+            )
+            .with_help(help),
+        );
         return;
     };
     let spec = &cmd.spec;
     if let Some(f) = feature {
         if !spec.has_feature(f) {
-            let what = if f == Feature::Transform { "a transform step" } else { "a conditional task" };
+            let what = if f == Feature::Transform {
+                "a transform step"
+            } else {
+                "a conditional task"
+            };
             out.push(
-                Diagnostic::error("C006", file, name.span, format!("`{}` cannot be used as {what}", spec.name))
-                    .with_help(format!("its features are: {}", spec.features.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "))),
+                Diagnostic::error(
+                    "C006",
+                    file,
+                    name.span,
+                    format!("`{}` cannot be used as {what}", spec.name),
+                )
+                .with_help(format!(
+                    "its features are: {}",
+                    spec.features
+                        .iter()
+                        .map(|f| f.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
             );
         }
     }
@@ -57,8 +89,13 @@ fn check_call(
         let fed = first_is_fed && i == 0;
         if p.required && p.default.is_none() && !fed && !params.contains_key(&p.name) {
             out.push(
-                Diagnostic::error("C002", file, name.span, format!("`{}` needs input `{}` ({})", spec.name, p.name, p.display))
-                    .with_help(format!("add `{}: ...` under `input:`", p.name)),
+                Diagnostic::error(
+                    "C002",
+                    file,
+                    name.span,
+                    format!("`{}` needs input `{}` ({})", spec.name, p.name, p.display),
+                )
+                .with_help(format!("add `{}: ...` under `input:`", p.name)),
             );
         }
     }
@@ -67,24 +104,57 @@ fn check_call(
             let help = match crate::util::closest(k, spec.inputs.iter().map(|p| p.name.as_str())) {
                 Some(c) => format!("did you mean `{c}`?"),
                 None if spec.inputs.is_empty() => format!("`{}` takes no inputs", spec.name),
-                None => format!("`{}` takes: {}", spec.name, spec.inputs.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")),
+                None => format!(
+                    "`{}` takes: {}",
+                    spec.name,
+                    spec.inputs
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             };
-            out.push(Diagnostic::error("C003", file, param.key_span, format!("`{}` has no input `{k}`", spec.name)).with_help(help));
+            out.push(
+                Diagnostic::error(
+                    "C003",
+                    file,
+                    param.key_span,
+                    format!("`{}` has no input `{k}`", spec.name),
+                )
+                .with_help(help),
+            );
             continue;
         };
-        let Some(lit) = param.value.as_literal() else { continue };
+        let Some(lit) = param.value.as_literal() else {
+            continue;
+        };
         // A list for a scalar parameter is batch execution, not a type error.
         if p.ty.is_scalar() && lit.is_array() {
             continue;
         }
         match coerce(p.ty, lit.clone()) {
-            Err(e) => out.push(Diagnostic::error("C004", file, param.value.span, format!("input `{k}` of `{}`: {e}", spec.name))),
-            Ok(serde_json::Value::String(s)) if !p.options.is_empty() && !p.options.contains(&s) => {
+            Err(e) => out.push(Diagnostic::error(
+                "C004",
+                file,
+                param.value.span,
+                format!("input `{k}` of `{}`: {e}", spec.name),
+            )),
+            Ok(serde_json::Value::String(s))
+                if !p.options.is_empty() && !p.options.contains(&s) =>
+            {
                 let help = match crate::util::closest(&s, p.options.iter().map(String::as_str)) {
                     Some(c) => format!("did you mean `{c}`?"),
                     None => format!("use one of: {}", p.options.join(", ")),
                 };
-                out.push(Diagnostic::error("C005", file, param.value.span, format!("`{s}` is not an option of input `{k}`")).with_help(help));
+                out.push(
+                    Diagnostic::error(
+                        "C005",
+                        file,
+                        param.value.span,
+                        format!("`{s}` is not an option of input `{k}`"),
+                    )
+                    .with_help(help),
+                );
             }
             Ok(_) => {}
         }

@@ -17,7 +17,15 @@ pub fn check(pb: &Playbook, plan: &Plan, out: &mut Vec<Diagnostic>) {
                         let help = crate::util::closest(id, plan.ids.iter().map(String::as_str))
                             .map(|c| format!("did you mean `{c}`?"))
                             .unwrap_or_else(|| "name a task of this playbook".into());
-                        out.push(Diagnostic::error("T004", file, span, format!("{} reads task `{id}`, which does not exist", e.display())).with_help(help));
+                        out.push(
+                            Diagnostic::error(
+                                "T004",
+                                file,
+                                span,
+                                format!("{} reads task `{id}`, which does not exist", e.display()),
+                            )
+                            .with_help(help),
+                        );
                     }
                     Some(&t) => {
                         if let Some(r) = reader {
@@ -36,12 +44,31 @@ pub fn check(pb: &Playbook, plan: &Plan, out: &mut Vec<Diagnostic>) {
                             let help = crate::util::closest(k, inputs.iter().copied())
                                 .map(|c| format!("did you mean `{c}`?"))
                                 .unwrap_or_else(|| "declare it under `inputs:`".into());
-                            out.push(Diagnostic::error("T007", file, span, format!("{} reads input `{k}`, which the playbook does not declare", e.display())).with_help(help));
+                            out.push(
+                                Diagnostic::error(
+                                    "T007",
+                                    file,
+                                    span,
+                                    format!(
+                                        "{} reads input `{k}`, which the playbook does not declare",
+                                        e.display()
+                                    ),
+                                )
+                                .with_help(help),
+                            );
                         }
                     }
                 }
                 Scope::Item | Scope::Index if reader.is_none() => {
-                    out.push(Diagnostic::error("T006", file, span, format!("{} is only available in a task's inputs during batch execution", e.display())));
+                    out.push(Diagnostic::error(
+                        "T006",
+                        file,
+                        span,
+                        format!(
+                            "{} is only available in a task's inputs during batch execution",
+                            e.display()
+                        ),
+                    ));
                 }
                 _ => {}
             }
