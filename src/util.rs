@@ -11,7 +11,7 @@ pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
         let cand = c.to_lowercase();
         let score = strsim::jaro_winkler(&lower, &cand);
         let edits = strsim::damerau_levenshtein(&lower, &cand);
-        let close = score >= 0.85 || edits <= (lower.chars().count() / 3).max(1);
+        let close = score >= 0.85 || edits <= lower.chars().count() / 3;
         if close && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, c));
         }

@@ -1,0 +1,143 @@
+//! The binary's contract: exit codes, stdout/stderr split, and no panic on bad input.
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn codeless(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_codeless"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run codeless")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally (not by a signal)")
+}
+
+fn stdout_json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+#[test]
+fn run_prints_the_run_document_and_exits_0() {
+    let o = codeless(&["run", "tests/fixtures/ok.yaml", "--incident", "tests/fixtures/incident.json", "--input", "suffix=?!"]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let doc = stdout_json(&o);
+    assert_eq!(doc["playbook"], "Fixture OK");
+    assert_eq!(doc["status"], "Successful");
+    assert_eq!(doc["outputs"]["shout"], "Phish?!");
+    let task = doc["tasks"]["shout"].as_object().unwrap();
+    let keys: Vec<&str> = task.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["status", "returnData", "result", "keyFields", "rawData", "error", "runs", "retries", "duration_ms"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("✔ shout Successful"), "progress goes to stderr: {err}");
+}
+
+#[test]
+fn a_failed_run_exits_1() {
+    let o = codeless(&["run", "tests/fixtures/failing.yaml", "-q"]);
+    assert_eq!(code(&o), 1);
+    assert_eq!(stdout_json(&o)["status"], "Failed");
+}
+
+#[test]
+fn an_invalid_playbook_does_not_start_and_exits_2() {
+    let o = codeless(&["run", "tests/fixtures/broken.yaml"]);
+    assert_eq!(code(&o), 2);
+    assert!(o.stdout.is_empty(), "no run document for an invalid playbook");
+    let err = String::from_utf8_lossy(&o.stderr);
+    for want in ["broken.yaml:5:14: unknown command `concatToRaer`", "did you mean `concatToRear`?", "broken.yaml:10:21", "task `c`", "has no input `valeu`"] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn wrong_command_lines_exit_2() {
+    assert_eq!(code(&codeless(&["run", "tests/fixtures/ok.yaml", "--input", "sufix=x"])), 2);
+    assert_eq!(code(&codeless(&["run", "tests/fixtures/ok.yaml", "--input", "level=high"])), 2);
+    assert_eq!(code(&codeless(&["run", "tests/fixtures/ok.yaml", "--input", "novalue"])), 2);
+    assert_eq!(code(&codeless(&["run", "tests/fixtures/missing.yaml"])), 2);
+    assert_eq!(code(&codeless(&["run", "tests/fixtures/ok.yaml", "--incident", "tests/fixtures/nope.json"])), 2);
+    assert_eq!(code(&codeless(&["run", "tests/fixtures/ok.yaml", "--concurrency", "0"])), 2);
+    assert_eq!(code(&codeless(&["frobnicate"])), 2);
+}
+
+#[test]
+fn drafts_run_only_with_the_draft_flag() {
+    let o = codeless(&["run", "tests/fixtures/draft.yaml", "-q"]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is a draft; run it with --draft"));
+    assert_eq!(code(&codeless(&["run", "tests/fixtures/draft.yaml", "--draft", "-q"])), 0);
+}
+
+#[test]
+fn validate_reports_json_in_the_contract_shape() {
+    let o = codeless(&["validate", "tests/fixtures/broken.yaml", "tests/fixtures/ok.yaml", "--format", "json"]);
+    assert_eq!(code(&o), 1);
+    let doc = stdout_json(&o);
+    assert_eq!(doc["files"], 2);
+    assert_eq!(doc["errors"], 4);
+    let first = &doc["diagnostics"][0];
+    assert_eq!(first["code"], "C001");
+    assert_eq!(first["file"], "tests/fixtures/broken.yaml");
+    assert_eq!((first["line"].as_u64(), first["column"].as_u64()), (Some(5), Some(14)));
+    assert_eq!(first["help"], "did you mean `concatToRear`?");
+    assert_eq!(code(&codeless(&["validate", "tests/fixtures/ok.yaml"])), 0);
+}
+
+#[test]
+fn validate_github_format() {
+    let o = codeless(&["validate", "tests/fixtures/broken.yaml", "--format", "github"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("::error file=tests/fixtures/broken.yaml,line=5,col=14,title=C001::unknown command"), "{out}");
+}
+
+#[test]
+fn hostile_files_get_diagnostics_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.display().to_string()
+    };
+    let deep = format!("kind: playbook\nname: x\ntasks: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+    let mut lol = String::from("kind: playbook\nname: x\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..12 {
+        lol.push_str(&format!("a{i}: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 10].join(", ")));
+    }
+    let files = [
+        write("binary.yaml", &[0, 159, 146, 150, 255, 0, 1]),
+        write("empty.yaml", b""),
+        write("deep.yaml", deep.as_bytes()),
+        write("lol.yaml", lol.as_bytes()),
+        write("scalar.yaml", b"kind: playbook\nname: x\ntasks: 5\n"),
+        write("list.yaml", b"- kind: playbook\n"),
+        write("tabs.yaml", b"kind: playbook\n\tname: x\n"),
+    ];
+    let mut args = vec!["validate", "--format", "json"];
+    args.extend(files.iter().map(String::as_str));
+    let o = codeless(&args);
+    assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
+    let doc = stdout_json(&o);
+    let diags = doc["diagnostics"].as_array().unwrap();
+    let for_file = |f: &str| diags.iter().filter(|d| d["file"].as_str().unwrap().ends_with(f)).count();
+    for f in ["binary.yaml", "deep.yaml", "lol.yaml", "scalar.yaml", "tabs.yaml"] {
+        assert!(for_file(f) >= 1, "no diagnostic for {f}: {diags:?}");
+    }
+    assert_eq!(for_file("empty.yaml"), 0, "an empty file has no kind and is ignored");
+}
+
+#[test]
+fn commands_are_listed_and_documented() {
+    let o = codeless(&["commands"]);
+    assert_eq!(code(&o), 0);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("concatToRear"));
+    let o = codeless(&["commands", "show", "concatToRear"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("input (Input) — text, required"), "{out}");
+    let o = codeless(&["commands", "show", "concatToraer"]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean `concatToRear`?"));
+}
