@@ -358,3 +358,20 @@ pub fn playbook_from_str(
         _ => Err(diags),
     }
 }
+
+pub fn schema(kind: Option<&str>) -> i32 {
+    match kind {
+        Some(k) => match crate::schema::schema_json(k) {
+            Some(s) => {
+                print!("{s}");
+                EXIT_OK
+            }
+            None => fail(format!("unknown kind `{k}`")),
+        },
+        None => {
+            println!("kinds: {}", crate::schema::KINDS.join(", "));
+            println!("`codeless schema KIND` prints one; the same files are in schemas/.");
+            EXIT_OK
+        }
+    }
+}

@@ -11,6 +11,7 @@ pub mod output;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod schema;
 pub mod template;
 pub mod util;
 pub mod validate;

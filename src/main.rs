@@ -54,6 +54,11 @@ enum Cmd {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Print the JSON Schema of a file kind (playbook, integration, connections, test).
+    Schema {
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(codeless::schema::KINDS))]
+        kind: Option<String>,
+    },
     /// List the commands, or document one.
     Commands {
         #[command(subcommand)]
@@ -100,6 +105,7 @@ fn main() {
             concurrency: concurrency as usize,
             quiet,
         }),
+        Cmd::Schema { kind } => cli::schema(kind.as_deref()),
         Cmd::Commands { action: None } => cli::list_commands(),
         Cmd::Commands {
             action: Some(CommandsAction::Show { name }),

@@ -16,12 +16,24 @@ fn code(o: &Output) -> i32 {
 }
 
 fn stdout_json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&o.stdout)
+        )
+    })
 }
 
 #[test]
 fn run_prints_the_run_document_and_exits_0() {
-    let o = codeless(&["run", "tests/fixtures/ok.yaml", "--incident", "tests/fixtures/incident.json", "--input", "suffix=?!"]);
+    let o = codeless(&[
+        "run",
+        "tests/fixtures/ok.yaml",
+        "--incident",
+        "tests/fixtures/incident.json",
+        "--input",
+        "suffix=?!",
+    ]);
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
     let doc = stdout_json(&o);
     assert_eq!(doc["playbook"], "Fixture OK");
@@ -29,9 +41,25 @@ fn run_prints_the_run_document_and_exits_0() {
     assert_eq!(doc["outputs"]["shout"], "Phish?!");
     let task = doc["tasks"]["shout"].as_object().unwrap();
     let keys: Vec<&str> = task.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["status", "returnData", "result", "keyFields", "rawData", "error", "runs", "retries", "duration_ms"]);
+    assert_eq!(
+        keys,
+        [
+            "status",
+            "returnData",
+            "result",
+            "keyFields",
+            "rawData",
+            "error",
+            "runs",
+            "retries",
+            "duration_ms"
+        ]
+    );
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("✔ shout Successful"), "progress goes to stderr: {err}");
+    assert!(
+        err.contains("✔ shout Successful"),
+        "progress goes to stderr: {err}"
+    );
 }
 
 #[test]
@@ -45,21 +73,70 @@ fn a_failed_run_exits_1() {
 fn an_invalid_playbook_does_not_start_and_exits_2() {
     let o = codeless(&["run", "tests/fixtures/broken.yaml"]);
     assert_eq!(code(&o), 2);
-    assert!(o.stdout.is_empty(), "no run document for an invalid playbook");
+    assert!(
+        o.stdout.is_empty(),
+        "no run document for an invalid playbook"
+    );
     let err = String::from_utf8_lossy(&o.stderr);
-    for want in ["broken.yaml:5:14: unknown command `concatToRaer`", "did you mean `concatToRear`?", "broken.yaml:10:21", "task `c`", "has no input `valeu`"] {
+    for want in [
+        "broken.yaml:5:14: unknown command `concatToRaer`",
+        "did you mean `concatToRear`?",
+        "broken.yaml:10:21",
+        "task `c`",
+        "has no input `valeu`",
+    ] {
         assert!(err.contains(want), "missing {want:?} in:\n{err}");
     }
 }
 
 #[test]
 fn wrong_command_lines_exit_2() {
-    assert_eq!(code(&codeless(&["run", "tests/fixtures/ok.yaml", "--input", "sufix=x"])), 2);
-    assert_eq!(code(&codeless(&["run", "tests/fixtures/ok.yaml", "--input", "level=high"])), 2);
-    assert_eq!(code(&codeless(&["run", "tests/fixtures/ok.yaml", "--input", "novalue"])), 2);
+    assert_eq!(
+        code(&codeless(&[
+            "run",
+            "tests/fixtures/ok.yaml",
+            "--input",
+            "sufix=x"
+        ])),
+        2
+    );
+    assert_eq!(
+        code(&codeless(&[
+            "run",
+            "tests/fixtures/ok.yaml",
+            "--input",
+            "level=high"
+        ])),
+        2
+    );
+    assert_eq!(
+        code(&codeless(&[
+            "run",
+            "tests/fixtures/ok.yaml",
+            "--input",
+            "novalue"
+        ])),
+        2
+    );
     assert_eq!(code(&codeless(&["run", "tests/fixtures/missing.yaml"])), 2);
-    assert_eq!(code(&codeless(&["run", "tests/fixtures/ok.yaml", "--incident", "tests/fixtures/nope.json"])), 2);
-    assert_eq!(code(&codeless(&["run", "tests/fixtures/ok.yaml", "--concurrency", "0"])), 2);
+    assert_eq!(
+        code(&codeless(&[
+            "run",
+            "tests/fixtures/ok.yaml",
+            "--incident",
+            "tests/fixtures/nope.json"
+        ])),
+        2
+    );
+    assert_eq!(
+        code(&codeless(&[
+            "run",
+            "tests/fixtures/ok.yaml",
+            "--concurrency",
+            "0"
+        ])),
+        2
+    );
     assert_eq!(code(&codeless(&["frobnicate"])), 2);
 }
 
@@ -68,12 +145,26 @@ fn drafts_run_only_with_the_draft_flag() {
     let o = codeless(&["run", "tests/fixtures/draft.yaml", "-q"]);
     assert_eq!(code(&o), 2);
     assert!(String::from_utf8_lossy(&o.stderr).contains("is a draft; run it with --draft"));
-    assert_eq!(code(&codeless(&["run", "tests/fixtures/draft.yaml", "--draft", "-q"])), 0);
+    assert_eq!(
+        code(&codeless(&[
+            "run",
+            "tests/fixtures/draft.yaml",
+            "--draft",
+            "-q"
+        ])),
+        0
+    );
 }
 
 #[test]
 fn validate_reports_json_in_the_contract_shape() {
-    let o = codeless(&["validate", "tests/fixtures/broken.yaml", "tests/fixtures/ok.yaml", "--format", "json"]);
+    let o = codeless(&[
+        "validate",
+        "tests/fixtures/broken.yaml",
+        "tests/fixtures/ok.yaml",
+        "--format",
+        "json",
+    ]);
     assert_eq!(code(&o), 1);
     let doc = stdout_json(&o);
     assert_eq!(doc["files"], 2);
@@ -81,16 +172,29 @@ fn validate_reports_json_in_the_contract_shape() {
     let first = &doc["diagnostics"][0];
     assert_eq!(first["code"], "C001");
     assert_eq!(first["file"], "tests/fixtures/broken.yaml");
-    assert_eq!((first["line"].as_u64(), first["column"].as_u64()), (Some(5), Some(14)));
+    assert_eq!(
+        (first["line"].as_u64(), first["column"].as_u64()),
+        (Some(5), Some(14))
+    );
     assert_eq!(first["help"], "did you mean `concatToRear`?");
     assert_eq!(code(&codeless(&["validate", "tests/fixtures/ok.yaml"])), 0);
 }
 
 #[test]
 fn validate_github_format() {
-    let o = codeless(&["validate", "tests/fixtures/broken.yaml", "--format", "github"]);
+    let o = codeless(&[
+        "validate",
+        "tests/fixtures/broken.yaml",
+        "--format",
+        "github",
+    ]);
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.starts_with("::error file=tests/fixtures/broken.yaml,line=5,col=14,title=C001::unknown command"), "{out}");
+    assert!(
+        out.starts_with(
+            "::error file=tests/fixtures/broken.yaml,line=5,col=14,title=C001::unknown command"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
@@ -101,10 +205,17 @@ fn hostile_files_get_diagnostics_not_panics() {
         std::fs::write(&p, bytes).unwrap();
         p.display().to_string()
     };
-    let deep = format!("kind: playbook\nname: x\ntasks: {}{}\n", "[".repeat(10_000), "]".repeat(10_000));
+    let deep = format!(
+        "kind: playbook\nname: x\ntasks: {}{}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
     let mut lol = String::from("kind: playbook\nname: x\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..12 {
-        lol.push_str(&format!("a{i}: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 10].join(", ")));
+        lol.push_str(&format!(
+            "a{i}: &a{i} [{}]\n",
+            vec![format!("*a{}", i - 1); 10].join(", ")
+        ));
     }
     let files = [
         write("binary.yaml", &[0, 159, 146, 150, 255, 0, 1]),
@@ -121,11 +232,26 @@ fn hostile_files_get_diagnostics_not_panics() {
     assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
     let doc = stdout_json(&o);
     let diags = doc["diagnostics"].as_array().unwrap();
-    let for_file = |f: &str| diags.iter().filter(|d| d["file"].as_str().unwrap().ends_with(f)).count();
-    for f in ["binary.yaml", "deep.yaml", "lol.yaml", "scalar.yaml", "tabs.yaml"] {
+    let for_file = |f: &str| {
+        diags
+            .iter()
+            .filter(|d| d["file"].as_str().unwrap().ends_with(f))
+            .count()
+    };
+    for f in [
+        "binary.yaml",
+        "deep.yaml",
+        "lol.yaml",
+        "scalar.yaml",
+        "tabs.yaml",
+    ] {
         assert!(for_file(f) >= 1, "no diagnostic for {f}: {diags:?}");
     }
-    assert_eq!(for_file("empty.yaml"), 0, "an empty file has no kind and is ignored");
+    assert_eq!(
+        for_file("empty.yaml"),
+        0,
+        "an empty file has no kind and is ignored"
+    );
 }
 
 #[test]

@@ -1,19 +1,20 @@
 //! Node tree → `ConnectionsFile`.
 
+use super::keys::*;
 use super::node::{Node, NodeValue};
 use super::reader::Reader;
 use crate::model::{Connection, ConnectionsFile, Sp};
 use indexmap::IndexMap;
 
 pub(crate) fn connections(r: &mut Reader, root: &Node) -> Option<ConnectionsFile> {
-    let o = r.obj(root, "a connections file", &["kind", "connections"])?;
+    let o = r.obj(root, "a connections file", CONNECTIONS_KEYS)?;
     let mut out = IndexMap::new();
     if let Some(n) = r.require(&o, "connections", "the connections file") {
         match &n.value {
             NodeValue::Map(m) => {
                 for (name, (ns, cn)) in m {
                     let what = format!("connection `{name}`");
-                    let Some(co) = r.obj(cn, &what, &["integration", "params"]) else {
+                    let Some(co) = r.obj(cn, &what, CONNECTION_KEYS) else {
                         continue;
                     };
                     let Some(integration) = r.req_text(&co, "integration", &what) else {

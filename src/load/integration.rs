@@ -1,5 +1,6 @@
 //! Node tree → `IntegrationFile`.
 
+use super::keys::*;
 use super::node::{Node, NodeValue, Span};
 use super::playbook::{lifecycle, param_type, tasks};
 use super::reader::{Obj, Reader};
@@ -11,71 +12,8 @@ use crate::model::{
 use indexmap::IndexMap;
 use std::sync::Arc;
 
-const KEYS: &[&str] = &[
-    "kind",
-    "name",
-    "description",
-    "connection",
-    "http",
-    "commands",
-];
-const CONN_KEYS: &[&str] = &[
-    "name",
-    "display",
-    "type",
-    "required",
-    "sensitive",
-    "default",
-    "options",
-    "description",
-];
-const HTTP_KEYS: &[&str] = &[
-    "base_url",
-    "auth",
-    "headers",
-    "error_message",
-    "retry",
-    "timeout",
-    "verify_tls",
-];
-const COMMAND_KEYS: &[&str] = &[
-    "display",
-    "category",
-    "description",
-    "features",
-    "inputs",
-    "key_fields",
-    "status",
-    "request",
-    "tasks",
-    "outputs",
-];
-const PARAM_KEYS: &[&str] = &[
-    "name",
-    "display",
-    "type",
-    "required",
-    "default",
-    "options",
-    "description",
-    "sample",
-];
-const REQUEST_KEYS: &[&str] = &[
-    "method",
-    "path",
-    "query",
-    "headers",
-    "body",
-    "form",
-    "multipart",
-    "for_each",
-    "return_data",
-    "result",
-    "timeout",
-];
-
 pub(crate) fn integration(r: &mut Reader, root: &Node) -> Option<IntegrationFile> {
-    let o = r.obj(root, "an integration", KEYS)?;
+    let o = r.obj(root, "an integration", INTEGRATION_KEYS)?;
     let name = r
         .req_text(&o, "name", "the integration")
         .unwrap_or_else(|| Sp::new(String::new(), Span::new(0, 0)));
@@ -118,7 +56,7 @@ fn conn_params(r: &mut Reader, node: &Node) -> Vec<ConnParam> {
     };
     let mut out = Vec::new();
     for item in items {
-        let Some(o) = r.obj(item, "a connection parameter", CONN_KEYS) else {
+        let Some(o) = r.obj(item, "a connection parameter", CONN_PARAM_KEYS) else {
             continue;
         };
         let Some(name) = r.req_text(&o, "name", "a connection parameter") else {
@@ -176,7 +114,7 @@ fn http(r: &mut Reader, node: &Node) -> HttpDefaults {
 }
 
 fn auth(r: &mut Reader, node: &Node) -> Option<Auth> {
-    let o = r.obj(node, "`auth`", &["bearer", "basic", "header", "by"])?;
+    let o = r.obj(node, "`auth`", AUTH_KEYS)?;
     let pair = |r: &mut Reader, o: &Obj, key: &str, a: &str, b: &str| -> Option<(TValue, TValue)> {
         let n = o.get(key)?;
         let po = r.obj(n, &format!("`auth.{key}`"), &[a, b])?;

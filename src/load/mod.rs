@@ -3,6 +3,7 @@
 
 mod connections;
 mod integration;
+pub mod keys;
 pub mod node;
 mod playbook;
 mod reader;

@@ -1,5 +1,6 @@
 //! Node tree → `Playbook`.
 
+use super::keys::*;
 use super::node::{Node, NodeValue, Span};
 use super::reader::Reader;
 use crate::commands::{Lifecycle, ParamType};
@@ -7,42 +8,6 @@ use crate::model::{
     Branch, InputDecl, OnError, Playbook, Retry, Sp, Step, Task, TaskInput, TaskKind, Wait,
 };
 use indexmap::IndexMap;
-
-const PLAYBOOK_KEYS: &[&str] = &[
-    "kind",
-    "name",
-    "description",
-    "status",
-    "inputs",
-    "outputs",
-    "tasks",
-];
-const TASK_KEYS: &[&str] = &[
-    "name",
-    "description",
-    "type",
-    "command",
-    "connection",
-    "input",
-    "steps",
-    "next",
-    "branches",
-    "wait",
-    "on_error",
-    "retry",
-    "timeout",
-    "max_loops",
-];
-const INPUT_KEYS: &[&str] = &[
-    "name",
-    "display",
-    "type",
-    "required",
-    "default",
-    "options",
-    "description",
-    "sample",
-];
 
 pub(crate) fn playbook(r: &mut Reader, root: &Node) -> Option<Playbook> {
     let o = r.obj(root, "a playbook", PLAYBOOK_KEYS)?;
@@ -304,7 +269,7 @@ fn steps(r: &mut Reader, node: &Node, what: &str) -> Vec<Step> {
             });
             continue;
         }
-        let Some(o) = r.obj(item, &format!("a step of {what}"), &["command", "with"]) else {
+        let Some(o) = r.obj(item, &format!("a step of {what}"), STEP_KEYS) else {
             continue;
         };
         let Some(command) = r.req_text(&o, "command", &format!("a step of {what}")) else {
@@ -325,7 +290,7 @@ fn steps(r: &mut Reader, node: &Node, what: &str) -> Vec<Step> {
 
 fn retry(r: &mut Reader, node: &Node, what: &str) -> Option<Retry> {
     let what = format!("`retry` of {what}");
-    let o = r.obj(node, &what, &["attempts", "delay"])?;
+    let o = r.obj(node, &what, RETRY_KEYS)?;
     let attempts = r
         .opt_count(&o, "attempts", &what)
         .map(|a| a.value)

@@ -1,15 +1,13 @@
 //! Node tree → `TestFile`.
 
+use super::keys::*;
 use super::node::{Node, NodeValue, Span};
 use super::reader::Reader;
 use crate::model::{Sp, TestCase, TestExpect, TestFile};
 use indexmap::IndexMap;
 
-const CASE_KEYS: &[&str] = &["name", "incident", "event", "inputs", "mocks", "expect"];
-const EXPECT_KEYS: &[&str] = &["status", "tasks", "branches", "runs", "values"];
-
 pub(crate) fn testfile(r: &mut Reader, root: &Node) -> Option<TestFile> {
-    let o = r.obj(root, "a test file", &["kind", "playbook", "cases"])?;
+    let o = r.obj(root, "a test file", TEST_KEYS)?;
     let playbook = r
         .req_text(&o, "playbook", "the test file")
         .unwrap_or_else(|| Sp::new(String::new(), Span::new(0, 0)));

@@ -4,11 +4,11 @@
 
 use super::invoke::{self, build_calls, Calls, Services};
 use super::progress::Progress;
-use crate::commands::{Command, Feature, Registry};
-use crate::model::{OnError, Playbook, Task, TaskInput, TaskKind, Wait};
+use crate::commands::{Command, Feature, ParamType, Registry};
+use crate::model::{OnError, Playbook, TKind, TValue, Task, TaskInput, TaskKind, Wait};
 use crate::output::{CommandError, OutputModel, Status};
 use crate::plan::Plan;
-use crate::template::{Context, Scope};
+use crate::template::{render_template, Context, Part, Scope, Template};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -290,9 +290,8 @@ impl Engine {
                         args.insert(k.clone(), Value::String(String::new()));
                         continue;
                     }
-                    let v = p
-                        .value
-                        .resolve(&ctx)
+                    let v = ctx
+                        .param(&cmd, k, &p.value)
                         .map_err(|e| (display.clone(), format!("parameter `{k}`: {e}")))?;
                     args.insert(k.clone(), v);
                 }
@@ -324,7 +323,7 @@ impl Engine {
                         let mut a = args.clone();
                         for (k, p) in &params {
                             if p.value.uses_item() {
-                                let v = p.value.resolve(&ictx).map_err(|e| {
+                                let v = ictx.param(&cmd, k, &p.value).map_err(|e| {
                                     (display.clone(), format!("parameter `{k}` (item {i}): {e}"))
                                 })?;
                                 a.insert(k.clone(), v);
@@ -651,6 +650,56 @@ struct Scopes<'a> {
     engine: &'a Engine,
     item: Option<&'a Value>,
     index: Option<Value>,
+}
+
+impl Scopes<'_> {
+    /// The value of parameter `name` of `cmd`: text templates go through Handlebars.
+    fn param(&self, cmd: &Command, name: &str, v: &TValue) -> Result<Value, String> {
+        match cmd.spec.input(name).map(|s| s.ty) {
+            Some(ty @ (ParamType::TextTemplate | ParamType::HtmlTemplate)) => {
+                self.render(v, ty == ParamType::HtmlTemplate)
+            }
+            _ => v.resolve(self).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Renders a `text_template`/`html_template` value with Handlebars over every scope.
+    fn render(&self, v: &TValue, html: bool) -> Result<Value, String> {
+        let owned;
+        let template = match &v.kind {
+            TKind::Template { template, .. } => template,
+            TKind::Literal(Value::String(s)) => {
+                owned = Template {
+                    parts: vec![Part::Text(s.clone())],
+                };
+                &owned
+            }
+            _ => return v.resolve(self).map_err(|e| e.to_string()),
+        };
+        let e = self.engine;
+        let d = &e.data;
+        let mut scopes = Map::new();
+        scopes.insert("incident".into(), d.incident.clone());
+        scopes.insert("event".into(), d.event.clone());
+        scopes.insert("input".into(), d.inputs.clone());
+        scopes.insert("connector".into(), d.connector.clone());
+        scopes.insert("playbook".into(), d.playbook.clone());
+        let tasks: Map<String, Value> = e
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, st)| !st.output.is_null())
+            .map(|(i, st)| (e.plan.ids[i].clone(), st.output.clone()))
+            .collect();
+        scopes.insert("tasks".into(), Value::Object(tasks));
+        if let Some(item) = self.item {
+            scopes.insert("item".into(), item.clone());
+        }
+        if let Some(index) = &self.index {
+            scopes.insert("index".into(), index.clone());
+        }
+        render_template(template, html, self, scopes).map(Value::String)
+    }
 }
 
 impl Context for Scopes<'_> {

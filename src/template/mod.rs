@@ -4,7 +4,9 @@
 mod parse;
 mod path;
 mod resolve;
+mod text;
 
 pub use parse::{parse_template, Expr, Part, Scope, Template, TemplateError, TASK_FIELDS};
 pub use path::{Path, Seg};
 pub use resolve::{render_text, resolve_expr, Context, ResolveError};
+pub use text::render_template;

@@ -1,0 +1,150 @@
+//! `text_template` / `html_template` inputs, rendered with Handlebars against the same scopes.
+//! `<<...>>` references inside such an input are resolved first and bound as *data*
+//! (`{{{__cl.[N]}}}`), never spliced into the template source, so resolved text that happens to
+//! contain `{{...}}` is not evaluated.
+
+use super::{Context, Part, Template};
+use crate::commands::args::value_to_text;
+use handlebars::{handlebars_helper, no_escape, Handlebars};
+use serde_json::{Map, Value};
+use std::sync::OnceLock;
+
+handlebars_helper!(json_helper: |v: Json| v.to_string());
+handlebars_helper!(split_helper: |s: str, sep: str| {
+    Value::Array(s.split(sep).map(|p| Value::String(p.to_owned())).collect())
+});
+handlebars_helper!(first_helper: |v: Json| v.as_array().and_then(|a| a.first()).cloned().unwrap_or(Value::Null));
+handlebars_helper!(last_helper: |v: Json| v.as_array().and_then(|a| a.last()).cloned().unwrap_or(Value::Null));
+handlebars_helper!(contains_key_helper: |v: Json, k: str| v.as_object().is_some_and(|o| o.contains_key(k)));
+handlebars_helper!(jsonpath_helper: |v: Json, p: str| {
+    match serde_json_path::JsonPath::parse(p) {
+        Ok(q) => Value::Array(q.query(v).all().into_iter().cloned().collect()),
+        Err(_) => Value::Null,
+    }
+});
+
+fn registry(html: bool) -> &'static Handlebars<'static> {
+    static TEXT: OnceLock<Handlebars<'static>> = OnceLock::new();
+    static HTML: OnceLock<Handlebars<'static>> = OnceLock::new();
+    let cell = if html { &HTML } else { &TEXT };
+    cell.get_or_init(|| {
+        let mut h = Handlebars::new();
+        if !html {
+            h.register_escape_fn(no_escape);
+        }
+        h.register_helper("json", Box::new(json_helper));
+        h.register_helper("split", Box::new(split_helper));
+        h.register_helper("first", Box::new(first_helper));
+        h.register_helper("last", Box::new(last_helper));
+        h.register_helper("contains_key", Box::new(contains_key_helper));
+        h.register_helper("jsonpath", Box::new(jsonpath_helper));
+        h
+    })
+}
+
+/// Renders a text template. `scopes` is the data object (`incident`, `tasks`, ...); the
+/// template's `<<...>>` parts are resolved through `ctx`.
+pub fn render_template(
+    template: &Template,
+    html: bool,
+    ctx: &dyn Context,
+    scopes: Map<String, Value>,
+) -> Result<String, String> {
+    let mut source = String::new();
+    let mut bound = Vec::new();
+    for p in &template.parts {
+        match p {
+            Part::Text(t) => source.push_str(t),
+            Part::Expr(e) => {
+                let v = super::resolve_expr(e, ctx).map_err(|e| e.to_string())?;
+                let open = if html { "{{" } else { "{{{" };
+                let close = if html { "}}" } else { "}}}" };
+                source.push_str(&format!("{open}__cl.[{}]{close}", bound.len()));
+                bound.push(Value::String(value_to_text(&v)));
+            }
+        }
+    }
+    let mut data = scopes;
+    data.insert("__cl".into(), Value::Array(bound));
+    registry(html)
+        .render_template(&source, &Value::Object(data))
+        .map_err(|e| format!("template error: {}", e.reason()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::{parse_template, Scope};
+    use serde_json::json;
+
+    struct Ctx(Value);
+    impl Context for Ctx {
+        fn scope(&self, s: &Scope) -> Result<&Value, String> {
+            match s {
+                Scope::Incident => Ok(&self.0),
+                _ => Err("n/a".into()),
+            }
+        }
+    }
+
+    fn render(src: &str, html: bool) -> Result<String, String> {
+        let incident = json!({"title": "<b>{{connector.apikey}}</b>", "ips": ["1.1.1.1", "2.2.2.2"], "meta": {"a": 1}});
+        let mut scopes = Map::new();
+        scopes.insert("incident".into(), incident.clone());
+        scopes.insert("connector".into(), json!({"apikey": "sk-secret"}));
+        render_template(&parse_template(src).unwrap(), html, &Ctx(incident), scopes)
+    }
+
+    #[test]
+    fn handlebars_with_helpers() {
+        assert_eq!(
+            render("{{#each incident.ips}}[{{this}}]{{/each}}", false).unwrap(),
+            "[1.1.1.1][2.2.2.2]"
+        );
+        assert_eq!(
+            render(
+                "{{json incident.meta}} {{first incident.ips}} {{last incident.ips}}",
+                false
+            )
+            .unwrap(),
+            "{\"a\":1} 1.1.1.1 2.2.2.2"
+        );
+        assert_eq!(
+            render("{{#each (split \"a,b\" \",\")}}{{this}};{{/each}}", false).unwrap(),
+            "a;b;"
+        );
+        assert_eq!(
+            render(
+                "{{#if (contains_key incident.meta \"a\")}}yes{{/if}}",
+                false
+            )
+            .unwrap(),
+            "yes"
+        );
+        assert_eq!(
+            render(
+                "{{#each (jsonpath incident \"$.ips[1]\")}}{{this}}{{/each}}",
+                false
+            )
+            .unwrap(),
+            "2.2.2.2"
+        );
+    }
+
+    #[test]
+    fn data_is_bound_not_spliced() {
+        // The title holds `{{connector.apikey}}`; it must come out literally from both syntaxes.
+        assert_eq!(
+            render("T: <<incident.title>>", false).unwrap(),
+            "T: <b>{{connector.apikey}}</b>"
+        );
+        assert_eq!(
+            render("T: {{incident.title}}", false).unwrap(),
+            "T: <b>{{connector.apikey}}</b>"
+        );
+        assert_eq!(
+            render("T: <<incident.title>>", true).unwrap(),
+            "T: &lt;b&gt;{{connector.apikey}}&lt;/b&gt;"
+        );
+    }
+}
