@@ -10,6 +10,7 @@ pub enum Format {
     Human,
     Json,
     Github,
+    Sarif,
 }
 
 pub fn render(diags: &[Diagnostic], files: usize, format: Format, color: bool) -> String {
@@ -27,6 +28,7 @@ pub fn render(diags: &[Diagnostic], files: usize, format: Format, color: bool) -
                 serde_json::to_string_pretty(&doc).unwrap_or_default()
             )
         }
+        Format::Sarif => sarif(diags),
         Format::Github => diags
             .iter()
             .map(|d| {
@@ -134,4 +136,62 @@ impl miette::Diagnostic for HumanDiag<'_> {
             len,
         ))))
     }
+}
+
+/// SARIF 2.1.0, as GitHub code scanning accepts it.
+fn sarif(diags: &[Diagnostic]) -> String {
+    use crate::validate::codes::{info, RULES};
+    let rules: Vec<_> = RULES
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.code,
+                "name": r.name,
+                "shortDescription": {"text": r.summary},
+                "fullDescription": {"text": r.summary},
+                "defaultConfiguration": {"level": if r.code == "G003" { "warning" } else { "error" }},
+            })
+        })
+        .collect();
+    let results: Vec<_> = diags
+        .iter()
+        .map(|d| {
+            let (line, col) = d.line_col();
+            let (end_line, end_col) = d.file.line_col(d.span.end());
+            let mut text = d.message.clone();
+            if let Some(h) = &d.help {
+                text.push_str(&format!(" ({h})"));
+            }
+            let rule_index = RULES.iter().position(|r| r.code == d.code);
+            let mut result = json!({
+                "ruleId": d.code,
+                "level": if d.severity == Severity::Error { "error" } else { "warning" },
+                "message": {"text": text},
+                "locations": [{"physicalLocation": {
+                    "artifactLocation": {"uri": d.file.path.trim_start_matches("./")},
+                    "region": {"startLine": line, "startColumn": col, "endLine": end_line.max(line), "endColumn": if end_line > line { end_col } else { end_col.max(col + 1) }},
+                }}],
+            });
+            if let (Some(i), Some(_)) = (rule_index, info(d.code)) {
+                result["ruleIndex"] = json!(i);
+            }
+            result
+        })
+        .collect();
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "codeless",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    });
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(&doc).unwrap_or_default()
+    )
 }

@@ -2,6 +2,9 @@
 //! These types exist only to describe the format; a test keeps their properties identical to
 //! the keys the loader accepts, and another keeps `schemas/*.json` up to date.
 
+// These types are only described (schema_for!), never built: their fields are read by schemars.
+#![allow(dead_code)]
+
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Serialize;

@@ -1,6 +1,7 @@
 //! Validation: rules over loaded models, each in its own file under `rules/` with a stable code.
 //! Owns which rules run and in what order; rendering of diagnostics lives in `report`.
 
+pub mod codes;
 mod rules;
 
 use crate::commands::Registry;
@@ -17,6 +18,6 @@ pub struct Catalog<'a> {
 pub fn check_playbook(pb: &Playbook, plan: &Plan, catalog: &Catalog) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     rules::commands::check(pb, catalog, &mut out);
-    rules::references::check(pb, plan, &mut out);
+    rules::references::check(pb, plan, catalog, &mut out);
     out
 }

@@ -1,7 +1,7 @@
-//! C001–C006: tasks name commands that exist, give them the inputs they declare, with literals of
-//! the right type and allowed options, and use them only where their features allow.
+//! C001–C007: tasks name commands that exist, give them the inputs they declare, with literals of
+//! the right type and allowed options, and use them only where their features allow; live playbooks use only live commands.
 
-use crate::commands::{coerce::coerce, Feature};
+use crate::commands::{coerce::coerce, Feature, Lifecycle};
 use crate::diagnostic::Diagnostic;
 use crate::model::{Param, Playbook, Sp, TaskKind};
 use crate::validate::Catalog;
@@ -60,6 +60,17 @@ fn check_call(
         return;
     };
     let spec = &cmd.spec;
+    if spec.status == Lifecycle::Draft && pb.status.value == Lifecycle::Live {
+        out.push(
+            Diagnostic::error(
+                "C007",
+                file,
+                name.span,
+                format!("live playbook uses `{}`, which is a draft", spec.name),
+            )
+            .with_help("make the command live, or mark this playbook `status: draft`"),
+        );
+    }
     if let Some(f) = feature {
         if !spec.has_feature(f) {
             let what = if f == Feature::Transform {

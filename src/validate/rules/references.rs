@@ -1,12 +1,14 @@
-//! T004–T007: template references name tasks that exist and have run before the reader
-//! (ancestors in the graph), playbook inputs that are declared, and `item` only where a batch can be.
+//! T004–T008: template references name tasks that exist and have run before the reader
+//! (ancestors in the graph), key fields their commands declare, playbook inputs that are
+//! declared, and `item`/`index` only where a batch can happen.
 
 use crate::diagnostic::Diagnostic;
-use crate::model::{Playbook, TValue};
+use crate::model::{Playbook, TKind, TValue, Task, TaskKind};
 use crate::plan::Plan;
 use crate::template::Scope;
+use crate::validate::Catalog;
 
-pub fn check(pb: &Playbook, plan: &Plan, out: &mut Vec<Diagnostic>) {
+pub fn check(pb: &Playbook, plan: &Plan, catalog: &Catalog, out: &mut Vec<Diagnostic>) {
     let file = &pb.file;
     let inputs: Vec<&str> = pb.inputs.iter().map(|i| i.name.value.as_str()).collect();
     let check_value = |reader: Option<usize>, v: &TValue, out: &mut Vec<Diagnostic>| {
@@ -28,6 +30,11 @@ pub fn check(pb: &Playbook, plan: &Plan, out: &mut Vec<Diagnostic>) {
                         );
                     }
                     Some(&t) => {
+                        if let (Some("keyFields"), Some(k)) =
+                            (field_of(&e.scope), e.path.first_key())
+                        {
+                            check_key_field(pb, catalog, &pb.tasks[t], k, span, out);
+                        }
                         if let Some(r) = reader {
                             if !plan.is_ancestor(r, t) {
                                 out.push(
@@ -78,8 +85,117 @@ pub fn check(pb: &Playbook, plan: &Plan, out: &mut Vec<Diagnostic>) {
         for v in task.values() {
             check_value(Some(i), v, out);
         }
+        check_item_use(pb, catalog, task, out);
     }
     for (_, v) in pb.outputs.values() {
         check_value(None, v, out);
+    }
+}
+
+fn field_of(s: &Scope) -> Option<&str> {
+    match s {
+        Scope::Task { field, .. } => field.as_deref(),
+        _ => None,
+    }
+}
+
+/// `tasks.X.keyFields.K` where X's command declares its key fields and K is not one of them.
+fn check_key_field(
+    pb: &Playbook,
+    catalog: &Catalog,
+    target: &Task,
+    key: &str,
+    span: crate::load::node::Span,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(name) = &target.command else { return };
+    let Some(cmd) = catalog.registry.get(&name.value) else {
+        return;
+    };
+    let declared: Vec<&str> = cmd
+        .spec
+        .key_fields
+        .iter()
+        .map(|k| k.name.as_str())
+        .collect();
+    if declared.contains(&key) {
+        return;
+    }
+    let help = match crate::util::closest(key, declared.iter().copied()) {
+        Some(c) => format!("did you mean `{c}`?"),
+        None if declared.is_empty() => format!(
+            "`{}` declares no key fields; read `returnData` or `rawData` instead",
+            cmd.spec.name
+        ),
+        None => format!("`{}` declares: {}", cmd.spec.name, declared.join(", ")),
+    };
+    out.push(
+        Diagnostic::error(
+            "T008",
+            &pb.file,
+            span,
+            format!(
+                "`{}` has no key field `{key}` (task `{}`)",
+                cmd.spec.name, target.id.value
+            ),
+        )
+        .with_help(help),
+    );
+}
+
+/// `<<item>>`/`<<index>>` need a batch: some single-value parameter given a list, or a lone
+/// reference that may resolve to one.
+fn check_item_use(pb: &Playbook, catalog: &Catalog, task: &Task, out: &mut Vec<Diagnostic>) {
+    let item_exprs = |v: &TValue| -> Vec<(String, crate::load::node::Span)> {
+        v.exprs()
+            .into_iter()
+            .filter(|(e, _)| matches!(e.scope, Scope::Item | Scope::Index))
+            .map(|(e, s)| (e.display(), s))
+            .collect()
+    };
+    let report = |out: &mut Vec<Diagnostic>,
+                  exprs: Vec<(String, crate::load::node::Span)>,
+                  why: &str| {
+        for (shown, span) in exprs {
+            out.push(Diagnostic::error("T006", &pb.file, span, format!("{shown} is used, but {why}")).with_help(
+                "give a list (or a reference to one) to a parameter that takes one value; the command then runs once per element",
+            ));
+        }
+    };
+    if task.kind.value == TaskKind::Transform {
+        for v in task.values() {
+            report(out, item_exprs(v), "transform tasks do not run in batches");
+        }
+        return;
+    }
+    let Some(params) = task.params() else { return };
+    let Some(cmd) = task
+        .command
+        .as_ref()
+        .and_then(|c| catalog.registry.get(&c.value))
+    else {
+        return;
+    };
+    let uses: Vec<_> = params.values().flat_map(|p| item_exprs(&p.value)).collect();
+    if uses.is_empty() {
+        return;
+    }
+    let batch_possible = params.iter().any(|(k, p)| {
+        let scalar = cmd.spec.input(k).is_some_and(|s| s.ty.is_scalar());
+        let may_be_list = match &p.value.kind {
+            TKind::Literal(v) => v.is_array(),
+            TKind::Template { template, .. } => template
+                .lone()
+                .is_some_and(|e| !matches!(e.scope, Scope::Item | Scope::Index)),
+            _ => false,
+        };
+        scalar && may_be_list
+    });
+    if !batch_possible {
+        report(
+            out,
+            uses,
+            "no parameter of this task can receive a list, so it never runs as a batch",
+        );
     }
 }
