@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod diagnostic;
 pub mod files;
+pub mod jsonpath;
 pub mod load;
 pub mod model;
 pub mod output;

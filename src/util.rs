@@ -36,11 +36,16 @@ pub fn pascal_case(display: &str) -> String {
 }
 
 /// `Model ID` → `model_id`, `Image Urls` → `image_urls`: the internal name of a parameter.
+/// A word of digits joins the word before it (`Input 1` → `input1`), as the seed's names do.
 pub fn snake_case(display: &str) -> String {
-    words(display)
-        .map(str::to_lowercase)
-        .collect::<Vec<_>>()
-        .join("_")
+    let mut out = String::new();
+    for w in words(display) {
+        if !out.is_empty() && !w.chars().all(|c| c.is_ascii_digit()) {
+            out.push('_');
+        }
+        out.push_str(&w.to_lowercase());
+    }
+    out
 }
 
 fn words(s: &str) -> impl Iterator<Item = &str> {
@@ -59,6 +64,8 @@ mod tests {
         assert_eq!(snake_case("Model ID"), "model_id");
         assert_eq!(snake_case("Image Urls"), "image_urls");
         assert_eq!(snake_case("Max Words"), "max_words");
+        assert_eq!(snake_case("Input 1"), "input1");
+        assert_eq!(snake_case("Top 10 Results"), "top10_results");
     }
 
     #[test]

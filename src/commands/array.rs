@@ -334,39 +334,9 @@ fn array_index_of(a: &Args, _: &UtilityContext) -> Result<Value, String> {
     )
 }
 
-/// How deeply a JSONPath may nest brackets, and brackets and parentheses together. The parser
-/// recurses on both (a deep path would overflow the stack) and takes time exponential in the
-/// nesting of filters (`$[?@[?@[?...]]]`), so deeper paths are refused before parsing.
-const MAX_PATH_BRACKETS: usize = 8;
-const MAX_PATH_NESTING: usize = 32;
-
 /// Parses the JSONPath of parameter `param` with a clear error.
 pub(crate) fn json_path(param: &str, path: &str) -> Result<JsonPath, String> {
-    let (mut brackets, mut parens, mut quote_char, mut escaped) = (0usize, 0usize, None, false);
-    for c in path.chars() {
-        match quote_char {
-            Some(_) if escaped => escaped = false,
-            Some(_) if c == '\\' => escaped = true,
-            Some(q) if c == q => quote_char = None,
-            Some(_) => {}
-            None => match c {
-                '\'' | '"' => quote_char = Some(c),
-                '[' => brackets += 1,
-                ']' => brackets = brackets.saturating_sub(1),
-                '(' => parens += 1,
-                ')' => parens = parens.saturating_sub(1),
-                _ => {}
-            },
-        }
-        if brackets > MAX_PATH_BRACKETS || brackets + parens > MAX_PATH_NESTING {
-            return Err(format!(
-                "parameter `{param}` nests brackets too deeply (at most {MAX_PATH_BRACKETS} \
-                 levels of [ ] and {MAX_PATH_NESTING} of [ ] and ( ) together): {}",
-                quote(path)
-            ));
-        }
-    }
-    JsonPath::parse(path.trim()).map_err(|e| {
+    crate::jsonpath::parse(path).map_err(|e| {
         format!(
             "parameter `{param}` is not a valid JSONPath: {} ({e})",
             quote(path)

@@ -9,7 +9,7 @@ pub(super) fn register(r: &mut Registry) {
     let flag = |n: u8, sample: bool| {
         ParamSpec::new(
             &format!("input{n}"),
-            &format!("Input{n}"),
+            &format!("Input {n}"),
             ParamType::Boolean,
         )
         .required()

@@ -271,6 +271,7 @@ pub(crate) mod testing {
         let ctx = UtilityContext { files, now: now() };
         match &command.implementation {
             Implementation::Utility(f) => f(&Args::new(values), &ctx),
+            Implementation::Async(_) => Err("async commands are tested through the engine".into()),
         }
     }
 
@@ -363,6 +364,7 @@ mod tests {
             "Encoding",
             "Cyber",
             "File",
+            "Flow",
         ];
         for c in Registry::builtin().iter() {
             assert!(

@@ -8,7 +8,7 @@ const CAT: &str = "Number";
 fn operand(n: u8, sample: f64) -> ParamSpec {
     ParamSpec::new(
         &format!("input{n}"),
-        &format!("Input{n}"),
+        &format!("Input {n}"),
         ParamType::Number,
     )
     .required()

@@ -16,12 +16,12 @@ pub(super) fn register(r: &mut Registry) {
     utility("equals", "Text Equals to", CAT, equals)
         .describe("Checks if the two input texts are identical.")
         .input(
-            ParamSpec::new("input1", "Input1", ParamType::Text)
+            ParamSpec::new("input1", "Input 1", ParamType::Text)
                 .required()
                 .sample(json!("SOAR")),
         )
         .input(
-            ParamSpec::new("input2", "Input2", ParamType::Text)
+            ParamSpec::new("input2", "Input 2", ParamType::Text)
                 .required()
                 .sample(json!("SOAR")),
         )

@@ -126,7 +126,7 @@ fn to_output(v: &Value, spec: &CommandSpec) -> OutputModel {
         if key_fields.contains_key(&kf.name) {
             continue;
         }
-        if let Ok(p) = serde_json_path::JsonPath::parse(&kf.path) {
+        if let Ok(p) = crate::jsonpath::parse(&kf.path) {
             let nodes = p.query(&raw_data).all();
             let v = match nodes.as_slice() {
                 [] => Value::Null,

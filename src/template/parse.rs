@@ -363,7 +363,7 @@ fn split_path(s: &str) -> Result<(Vec<Seg>, Query), TemplateError> {
 
 fn complex(s: &str, at: usize, segs: Vec<Seg>) -> Result<(Vec<Seg>, Query), TemplateError> {
     let q = format!("${}", &s[at..]);
-    match JsonPath::parse(&q) {
+    match crate::jsonpath::parse(&q) {
         Ok(p) => Ok((segs, Some((Arc::new(p), q)))),
         Err(e) => Err(err(
             "J001",

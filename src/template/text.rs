@@ -17,7 +17,7 @@ handlebars_helper!(first_helper: |v: Json| v.as_array().and_then(|a| a.first()).
 handlebars_helper!(last_helper: |v: Json| v.as_array().and_then(|a| a.last()).cloned().unwrap_or(Value::Null));
 handlebars_helper!(contains_key_helper: |v: Json, k: str| v.as_object().is_some_and(|o| o.contains_key(k)));
 handlebars_helper!(jsonpath_helper: |v: Json, p: str| {
-    match serde_json_path::JsonPath::parse(p) {
+    match crate::jsonpath::parse(p) {
         Ok(q) => Value::Array(q.query(v).all().into_iter().cloned().collect()),
         Err(_) => Value::Null,
     }

@@ -1,0 +1,50 @@
+//! The one place JSONPath (RFC 9535) text becomes a query. `serde_json_path` overflows the
+//! stack near 1,000 nested parentheses and slows down sharply with nested filters, so paths that
+//! nest too deeply are refused before parsing. Every JSONPath in codeless goes through here.
+
+use serde_json_path::JsonPath;
+
+/// Most levels of `[ ]`.
+pub const MAX_BRACKETS: usize = 8;
+/// Most levels of `[ ]` and `( )` together.
+pub const MAX_NESTING: usize = 32;
+
+/// Parses a JSONPath; the error says what is wrong (without repeating the path).
+pub fn parse(path: &str) -> Result<JsonPath, String> {
+    let (mut brackets, mut parens, mut quote, mut escaped) = (0usize, 0usize, None, false);
+    for c in path.chars() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '[' => brackets += 1,
+                ']' => brackets = brackets.saturating_sub(1),
+                '(' => parens += 1,
+                ')' => parens = parens.saturating_sub(1),
+                _ => {}
+            },
+        }
+        if brackets > MAX_BRACKETS || brackets + parens > MAX_NESTING {
+            return Err(format!(
+                "it nests brackets too deeply (at most {MAX_BRACKETS} levels of [ ] and {MAX_NESTING} of [ ] and ( ) together)"
+            ));
+        }
+    }
+    JsonPath::parse(path.trim()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn deep_nesting_is_refused_not_a_crash() {
+        let deep = format!("$[?{}@.a{}]", "(".repeat(5000), ")".repeat(5000));
+        assert!(super::parse(&deep).unwrap_err().contains("too deeply"));
+        let filters = format!("${}", "[?@".repeat(20));
+        assert!(super::parse(&filters).is_err());
+        assert!(super::parse("$.data[*].id").is_ok());
+        assert!(super::parse("$.data[?@.s > 5 && (@.t == 'x')]").is_ok());
+    }
+}
