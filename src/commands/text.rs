@@ -13,6 +13,22 @@ fn input() -> ParamSpec {
 }
 
 pub(super) fn register(r: &mut Registry) {
+    utility("formatText", "Format Text", CAT, format_rendered)
+        .describe("Renders a text template: `<<...>>` references and Handlebars (`{{#each tasks.x.returnData}}...{{/each}}`, helpers json, jsonpath, split, first, last, contains_key).")
+        .input(
+            ParamSpec::new("template", "Template", ParamType::TextTemplate)
+                .required()
+                .sample(json!("Alert {{incident.title}} has {{#each incident.ips}}{{this}} {{/each}}")),
+        )
+        .register(r);
+    utility("formatHtml", "Format HTML", CAT, format_rendered)
+        .describe("Renders an HTML template like Format Text, escaping every inserted value for HTML.")
+        .input(
+            ParamSpec::new("template", "Template", ParamType::HtmlTemplate)
+                .required()
+                .sample(json!("<p>{{incident.title}}</p>")),
+        )
+        .register(r);
     utility("equals", "Text Equals to", CAT, equals)
         .describe("Checks if the two input texts are identical.")
         .input(
@@ -737,4 +753,9 @@ mod tests {
             err("repeatText", json!({"input": "ab", "count": -2})).contains("must not be negative")
         );
     }
+}
+
+/// The engine renders template parameters before the call; the command passes the text on.
+fn format_rendered(a: &Args, _: &UtilityContext) -> Result<Value, String> {
+    Ok(Value::String(a.text("template")?.to_owned()))
 }
