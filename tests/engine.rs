@@ -300,8 +300,20 @@ async fn wrong_types_at_run_time_name_the_parameter_and_value() {
 #[tokio::test]
 async fn text_templates_render_with_handlebars_and_bind_data_safely() {
     let yaml = format!("{HEADER}tasks:\n  ips: {{ command: extractIPs, input: {{ input: <<incident.body>> }}, next: [note, page] }}\n  note:\n    command: formatText\n    input:\n      template: \"<<incident.title>>: {{{{#each tasks.ips.returnData}}}}[{{{{this}}}}]{{{{/each}}}} {{{{incident.title}}}}\"\n  page: {{ command: formatHtml, input: {{ template: \"<p>{{{{incident.title}}}}</p>\" }} }}\n");
-    let doc = run_with(&yaml, json!({"title": "<b>{{connector.apikey}}</b>", "body": "seen 10.0.0.1 and 8.8.8.8"}), json!({}), 2).await;
-    assert_eq!(doc["tasks"]["note"]["returnData"], "<b>{{connector.apikey}}</b>: [10.0.0.1][8.8.8.8] <b>{{connector.apikey}}</b>");
-    assert_eq!(doc["tasks"]["page"]["returnData"], "<p>&lt;b&gt;{{connector.apikey}}&lt;/b&gt;</p>");
+    let doc = run_with(
+        &yaml,
+        json!({"title": "<b>{{connector.apikey}}</b>", "body": "seen 10.0.0.1 and 8.8.8.8"}),
+        json!({}),
+        2,
+    )
+    .await;
+    assert_eq!(
+        doc["tasks"]["note"]["returnData"],
+        "<b>{{connector.apikey}}</b>: [10.0.0.1][8.8.8.8] <b>{{connector.apikey}}</b>"
+    );
+    assert_eq!(
+        doc["tasks"]["page"]["returnData"],
+        "<p>&lt;b&gt;{{connector.apikey}}&lt;/b&gt;</p>"
+    );
     assert!(!doc.to_string().contains("sk-secret-value"));
 }

@@ -22,7 +22,9 @@ pub(super) fn register(r: &mut Registry) {
         )
         .register(r);
     utility("formatHtml", "Format HTML", CAT, format_rendered)
-        .describe("Renders an HTML template like Format Text, escaping every inserted value for HTML.")
+        .describe(
+            "Renders an HTML template like Format Text, escaping every inserted value for HTML.",
+        )
         .input(
             ParamSpec::new("template", "Template", ParamType::HtmlTemplate)
                 .required()
