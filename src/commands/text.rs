@@ -477,6 +477,11 @@ fn repeat_text(a: &Args, _: &UtilityContext) -> Result<Value, String> {
     Ok(Value::String(input.repeat(count)))
 }
 
+/// The engine renders template parameters before the call; the command passes the text on.
+fn format_rendered(a: &Args, _: &UtilityContext) -> Result<Value, String> {
+    Ok(Value::String(a.text("template")?.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::{err, ok};
@@ -755,9 +760,4 @@ mod tests {
             err("repeatText", json!({"input": "ab", "count": -2})).contains("must not be negative")
         );
     }
-}
-
-/// The engine renders template parameters before the call; the command passes the text on.
-fn format_rendered(a: &Args, _: &UtilityContext) -> Result<Value, String> {
-    Ok(Value::String(a.text("template")?.to_owned()))
 }
