@@ -2,14 +2,15 @@
 //! `main.rs` only parses arguments and calls these.
 
 use crate::commands::Registry;
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::load::{load_file, load_str, Loaded};
+use crate::diagnostic::Diagnostic;
+use crate::load::load_str;
 use crate::model::{Document, Playbook};
 use crate::report::{render, Format};
 use crate::run::{
-    prepare_inputs, run_document, run_playbook, Mocks, Progress, RunData, RunOptions,
+    prepare_inputs, run_document, run_playbook, ConnectionTable, Mocks, Progress, RunData,
+    RunOptions,
 };
-use crate::validate::{check_playbook, Catalog};
+use crate::workspace::Workspace;
 use serde_json::{Map, Value};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -49,40 +50,16 @@ pub fn walk(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-/// All diagnostics of a loaded document: load problems, graph and rules.
-pub fn check_loaded(loaded: &Loaded, registry: &Registry) -> Vec<Diagnostic> {
-    let mut diags = loaded.diagnostics.clone();
-    if let Some(Document::Playbook(pb)) = &loaded.document {
-        let (plan, graph_diags) = crate::plan::plan(pb);
-        diags.extend(graph_diags);
-        diags.extend(check_playbook(pb, &plan, &Catalog { registry }));
-    }
-    diags.sort_by_key(|d| (d.file.path.clone(), d.span.start, d.code));
-    diags
-}
-
 pub fn validate(paths: &[PathBuf], format: Format) -> i32 {
     let files = match walk(paths) {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_INVALID;
-        }
+        Err(e) => return fail(e),
     };
-    let registry = Registry::builtin();
-    let mut diags = Vec::new();
-    let mut checked = 0;
-    for f in &files {
-        let loaded = load_file(f);
-        if loaded.kind.is_none() && loaded.diagnostics.is_empty() {
-            continue; // YAML without `kind:` is not ours
-        }
-        checked += 1;
-        diags.extend(check_loaded(&loaded, &registry));
-    }
+    let ws = Workspace::load(&files);
+    let diags = ws.diagnostics();
     let color = std::io::stdout().is_terminal();
-    print!("{}", render(&diags, checked, format, color));
-    if diags.iter().any(|d| d.severity == Severity::Error) {
+    print!("{}", render(&diags, ws.checked_files(), format, color));
+    if Workspace::has_errors(&diags) {
         EXIT_FAILED
     } else {
         EXIT_OK
@@ -120,16 +97,20 @@ fn fail(msg: impl std::fmt::Display) -> i32 {
 }
 
 pub fn run(args: RunArgs) -> i32 {
-    let registry = Arc::new(Registry::builtin());
-    let loaded = load_file(&args.playbook);
-    let diags = check_loaded(&loaded, &registry);
-    if diags.iter().any(|d| d.severity == Severity::Error) {
+    let ws = Workspace::load(&run_files(&args.playbook));
+    let diags = ws.diagnostics_for(&args.playbook.display().to_string());
+    if Workspace::has_errors(&diags) {
+        let color = std::io::stderr().is_terminal();
         eprint!(
             "{}",
-            render(&diags, 1, Format::Human, std::io::stderr().is_terminal())
+            render(&diags, ws.checked_files(), Format::Human, color)
         );
         return EXIT_INVALID;
     }
+    let shown = args.playbook.display().to_string();
+    let Some(loaded) = ws.loaded.iter().find(|l| l.file.path == shown) else {
+        return fail(format!("{shown}: cannot read the playbook"));
+    };
     let pb: Arc<Playbook> = match &loaded.document {
         Some(Document::Playbook(p)) => p.clone(),
         Some(_) => {
@@ -196,12 +177,16 @@ pub fn run(args: RunArgs) -> i32 {
         None => Mocks::default(),
     };
     let (plan, _) = crate::plan::plan(&pb);
+    let connections = ConnectionTable::build(&ws);
+    let secrets = connections.secrets.clone();
     let opts = RunOptions {
         concurrency: args.concurrency,
         mocks,
         progress: Progress {
             enabled: !args.quiet,
+            secrets: secrets.clone(),
         },
+        connections,
         ..RunOptions::default()
     };
     let data = RunData {
@@ -217,6 +202,7 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(rt) => rt,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
+    let registry = Arc::new(ws.registry.clone());
     let result = rt.block_on(run_playbook(
         pb.clone(),
         Arc::new(plan),
@@ -225,9 +211,10 @@ pub fn run(args: RunArgs) -> i32 {
         opts,
     ));
     for e in &result.output_errors {
-        eprintln!("warning: {e}");
+        eprintln!("warning: {}", secrets.mask(e));
     }
-    let doc = run_document(&pb, &result);
+    let mut doc = run_document(&pb, &result);
+    secrets.mask_value(&mut doc);
     println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     if result.status == crate::output::Status::Failed {
         EXIT_FAILED
@@ -342,19 +329,30 @@ pub fn show_command(name: &str) -> i32 {
     EXIT_OK
 }
 
+/// The files a run sees: the playbook, and the playbooks and integrations beside it (nested
+/// playbooks are found under the playbook's directory).
+fn run_files(playbook: &Path) -> Vec<PathBuf> {
+    let mut files = vec![playbook.to_path_buf()];
+    if let Some(dir) = playbook.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(found) = walk(&[dir.to_path_buf()]) {
+            files.extend(found.into_iter().filter(|f| f.as_path() != playbook));
+        }
+    }
+    files
+}
+
 /// For tests and `load_str` users: load a playbook from text, returning diagnostics on failure.
 pub fn playbook_from_str(
     path: &str,
     text: &str,
-    registry: &Registry,
-) -> Result<Arc<Playbook>, Vec<Diagnostic>> {
-    let loaded = load_str(path, text);
-    let diags = check_loaded(&loaded, registry);
-    if diags.iter().any(|d| d.severity == Severity::Error) {
+) -> Result<(Arc<Playbook>, Workspace), Vec<Diagnostic>> {
+    let ws = Workspace::new(vec![load_str(path, text)]);
+    let diags = ws.diagnostics();
+    if Workspace::has_errors(&diags) {
         return Err(diags);
     }
-    match loaded.document {
-        Some(Document::Playbook(p)) => Ok(p),
+    match ws.loaded.first().and_then(|l| l.document.clone()) {
+        Some(Document::Playbook(p)) => Ok((p, ws)),
         _ => Err(diags),
     }
 }

@@ -3,8 +3,10 @@
 
 pub mod cli;
 pub mod commands;
+pub mod connections;
 pub mod diagnostic;
 pub mod files;
+pub mod http;
 pub mod jsonpath;
 pub mod load;
 pub mod model;
@@ -13,6 +15,8 @@ pub mod plan;
 pub mod report;
 pub mod run;
 pub mod schema;
+pub mod secrets;
 pub mod template;
 pub mod util;
 pub mod validate;
+pub mod workspace;

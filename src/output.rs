@@ -116,3 +116,47 @@ pub fn summary_of(value: &Value) -> Value {
     }
     Value::String(format!("{}…", &text[..cut]))
 }
+
+/// Key fields by JSONPath from `raw`. A path with a wildcard, filter, slice, union or descendant
+/// segment yields an array; a plain path its one value (null when absent).
+pub fn extract_key_fields(
+    specs: &[crate::commands::KeyFieldSpec],
+    raw: &Value,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for kf in specs {
+        let v = match crate::jsonpath::parse(&kf.path) {
+            Ok(p) => {
+                let nodes = p.query(raw).all();
+                if is_plural(&kf.path) {
+                    Value::Array(nodes.into_iter().cloned().collect())
+                } else {
+                    nodes.first().map(|v| (*v).clone()).unwrap_or(Value::Null)
+                }
+            }
+            Err(_) => Value::Null,
+        };
+        out.insert(kf.name.clone(), v);
+    }
+    out
+}
+
+/// Whether a JSONPath can select several nodes (by its syntax, outside quoted names).
+pub fn is_plural(path: &str) -> bool {
+    let mut quote = None;
+    let mut prev = ' ';
+    for c in path.chars() {
+        match quote {
+            Some(q) if c == q && prev != '\\' => quote = None,
+            Some(_) => {}
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '*' | '?' | ':' | ',' => return true,
+                '.' if prev == '.' => return true,
+                _ => {}
+            },
+        }
+        prev = c;
+    }
+    false
+}

@@ -328,8 +328,10 @@ struct Request {
     multipart: Option<IndexMap<String, Value>>,
     /// One request per element of this array.
     for_each: Option<String>,
-    return_data: Option<Value>,
-    result: Option<Value>,
+    /// JSONPath into the response for returnData (default `Successful`).
+    return_data: Option<String>,
+    /// JSONPath into the response for the result summary.
+    result: Option<String>,
     timeout: Option<f64>,
 }
 

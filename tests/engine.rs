@@ -2,21 +2,20 @@
 //! skip/block propagation, on_error, transforms, outputs and template injection.
 
 use codeless::cli::playbook_from_str;
-use codeless::commands::Registry;
 use codeless::run::{run_document, run_playbook, Mocks, RunData, RunOptions};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
 
 async fn run_with(yaml: &str, incident: Value, mocks: Value, concurrency: usize) -> Value {
-    let registry = Arc::new(Registry::builtin());
-    let pb = match playbook_from_str("t.yaml", yaml, &registry) {
+    let (pb, ws) = match playbook_from_str("t.yaml", yaml) {
         Ok(p) => p,
         Err(d) => panic!(
             "invalid playbook: {:?}",
             d.iter().map(|d| d.short()).collect::<Vec<_>>()
         ),
     };
+    let registry = Arc::new(ws.registry.clone());
     let (plan, _) = codeless::plan::plan(&pb);
     let data = RunData {
         incident,

@@ -44,6 +44,13 @@ pub type AsyncUtilityFn =
 pub enum Implementation {
     Utility(UtilityFn),
     Async(AsyncUtilityFn),
+    /// A command of an integration file (an HTTP `request:` or a `tasks:` body).
+    Integration {
+        integration: Arc<crate::model::IntegrationFile>,
+        command: String,
+    },
+    /// A playbook with inputs/outputs, called as a command (nesting).
+    Playbook(Arc<crate::model::Playbook>),
 }
 
 impl std::fmt::Debug for Implementation {
@@ -51,6 +58,8 @@ impl std::fmt::Debug for Implementation {
         match self {
             Implementation::Utility(_) => f.write_str("Utility"),
             Implementation::Async(_) => f.write_str("Async"),
+            Implementation::Integration { command, .. } => write!(f, "Integration({command})"),
+            Implementation::Playbook(p) => write!(f, "Playbook({})", p.name.value),
         }
     }
 }
@@ -271,7 +280,10 @@ pub(crate) mod testing {
         let ctx = UtilityContext { files, now: now() };
         match &command.implementation {
             Implementation::Utility(f) => f(&Args::new(values), &ctx),
-            Implementation::Async(_) => Err("async commands are tested through the engine".into()),
+            _ => Err(
+                "only synchronous utilities can be called here; test others through the engine"
+                    .into(),
+            ),
         }
     }
 

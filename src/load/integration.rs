@@ -99,10 +99,7 @@ fn http(r: &mut Reader, node: &Node) -> HttpDefaults {
     HttpDefaults {
         base_url: o.get("base_url").map(|n| r.tvalue(n)),
         auth: o.get("auth").and_then(|n| auth(r, n)),
-        headers: o
-            .get("headers")
-            .map(|n| r.params(n, "`headers`"))
-            .unwrap_or_default(),
+        headers: o.get("headers").map(|n| r.tvalue(n)),
         error_message: o
             .get("error_message")
             .map(|n| r.text_list(n, "`error_message`"))
@@ -357,27 +354,21 @@ fn request(r: &mut Reader, node: &Node) -> Option<HttpRequest> {
     let body = if let Some(b) = o.get("body") {
         RequestBody::Json(r.tvalue(b))
     } else if let Some(f) = o.get("form") {
-        RequestBody::Form(r.params(f, "`form`"))
+        RequestBody::Form(r.tvalue(f))
     } else if let Some(m) = o.get("multipart") {
-        RequestBody::Multipart(r.params(m, "`multipart`"))
+        RequestBody::Multipart(r.tvalue(m))
     } else {
         RequestBody::None
     };
     Some(HttpRequest {
         method,
         path,
-        query: o
-            .get("query")
-            .map(|n| r.params(n, "`query`"))
-            .unwrap_or_default(),
-        headers: o
-            .get("headers")
-            .map(|n| r.params(n, "`headers`"))
-            .unwrap_or_default(),
+        query: o.get("query").map(|n| r.tvalue(n)),
+        headers: o.get("headers").map(|n| r.tvalue(n)),
         body,
         for_each: o.get("for_each").map(|n| r.tvalue(n)),
-        return_data: o.get("return_data").map(|n| r.tvalue(n)),
-        result: o.get("result").map(|n| r.tvalue(n)),
+        return_data: r.opt_text(&o, "return_data", "`request`"),
+        result: r.opt_text(&o, "result", "`request`"),
         timeout: r.opt_number(&o, "timeout", "`request`").map(|t| t.value),
         span: node.span,
     })

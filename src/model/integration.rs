@@ -1,6 +1,6 @@
 //! The integration model (DESIGN.md §4): connection parameters, shared HTTP settings, commands.
 
-use super::{Param, Sp, TValue};
+use super::{Sp, TValue};
 use crate::commands::{Feature, KeyFieldSpec, Lifecycle, ParamSpec};
 use crate::diagnostic::SourceFile;
 use crate::load::node::Span;
@@ -33,7 +33,8 @@ pub struct ConnParam {
 pub struct HttpDefaults {
     pub base_url: Option<TValue>,
     pub auth: Option<Auth>,
-    pub headers: IndexMap<String, Param>,
+    /// Headers sent with every request (a mapping, or a template resolving to one).
+    pub headers: Option<TValue>,
     pub error_message: Vec<Sp<String>>,
     pub retry: Option<RetryPolicy>,
     /// Seconds per request.
@@ -111,12 +112,15 @@ pub enum CommandImpl {
 pub struct HttpRequest {
     pub method: TValue,
     pub path: TValue,
-    pub query: IndexMap<String, Param>,
-    pub headers: IndexMap<String, Param>,
+    /// Query parameters: a mapping (or a template resolving to one); null values are omitted.
+    pub query: Option<TValue>,
+    pub headers: Option<TValue>,
     pub body: RequestBody,
     pub for_each: Option<TValue>,
-    pub return_data: Option<TValue>,
-    pub result: Option<TValue>,
+    /// JSONPath into the response for returnData (default: the status text `Successful`).
+    pub return_data: Option<Sp<String>>,
+    /// JSONPath into the response for the result summary.
+    pub result: Option<Sp<String>>,
     pub timeout: Option<f64>,
     pub span: Span,
 }
@@ -125,7 +129,7 @@ pub struct HttpRequest {
 pub enum RequestBody {
     None,
     Json(TValue),
-    Form(IndexMap<String, Param>),
-    /// Parts: a text value, or a file (by file-store ID) with `file: <<input.file_id>>`.
-    Multipart(IndexMap<String, Param>),
+    Form(TValue),
+    /// Parts: text values, or files from the file store written `{ file: <<input.file_id>> }`.
+    Multipart(TValue),
 }

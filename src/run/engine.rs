@@ -11,6 +11,7 @@ use crate::plan::Plan;
 use crate::template::{render_template, Context, Part, Scope, Template};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
@@ -96,13 +97,17 @@ struct Job {
     task_id: String,
     display: String,
     work: Work,
+    connector: Connector,
     retry: Option<crate::model::Retry>,
     timeout: Option<f64>,
 }
 
+type Connector = Option<Arc<crate::connections::ResolvedConnection>>;
+
 enum Work {
     Command(Arc<Command>, Calls),
-    Transform(Value, Vec<(Arc<Command>, Map<String, Value>)>),
+    /// The input, then each step: command, its `with:` arguments, its connection.
+    Transform(Value, Vec<(Arc<Command>, Map<String, Value>, Connector)>),
 }
 
 struct Finished {
@@ -239,7 +244,9 @@ impl Engine {
             engine: self,
             item: None,
             index: None,
+            connector: None,
         };
+        let mut job_connector = None;
         let work = match (&task.kind.value, &task.input) {
             (TaskKind::Transform, TaskInput::Value(v)) => {
                 let input = v
@@ -264,7 +271,8 @@ impl Engine {
                         })?;
                         with.insert(k.clone(), v);
                     }
-                    steps.push((cmd, with));
+                    let conn = self.connection(&cmd, None)?;
+                    steps.push((cmd, with, conn));
                 }
                 Work::Transform(input, steps)
             }
@@ -276,6 +284,15 @@ impl Engine {
                     .unwrap_or_default();
                 let cmd = self.command(name)?;
                 let display = cmd.spec.display.clone();
+                job_connector =
+                    self.connection(&cmd, task.connection.as_ref().map(|c| c.value.as_str()))?;
+                let connector_params = job_connector.as_ref().map(|c| c.params.clone());
+                let ctx = Scopes {
+                    engine: self,
+                    item: None,
+                    index: None,
+                    connector: connector_params.as_ref(),
+                };
                 let params = match input {
                     TaskInput::Params(p) => p.clone(),
                     TaskInput::Value(_) => Default::default(),
@@ -319,6 +336,7 @@ impl Engine {
                             engine: self,
                             item: Some(item),
                             index: Some(json!(i)),
+                            connector: connector_params.as_ref(),
                         };
                         let mut a = args.clone();
                         for (k, p) in &params {
@@ -364,9 +382,28 @@ impl Engine {
             task_id: id,
             display,
             work,
+            connector: job_connector,
             retry: task.retry.clone(),
             timeout: task.timeout,
         })
+    }
+
+    /// The connection an integration command runs with (`None` for other commands).
+    fn connection(
+        &self,
+        cmd: &Command,
+        named: Option<&str>,
+    ) -> Result<Option<Arc<crate::connections::ResolvedConnection>>, (String, String)> {
+        let crate::commands::Implementation::Integration { integration, .. } = &cmd.implementation
+        else {
+            return Ok(None);
+        };
+        let prefix = crate::workspace::integration_prefix(&integration.name.value);
+        self.services
+            .connections
+            .for_task(&prefix, integration, named)
+            .map(Some)
+            .map_err(|e| (cmd.spec.display.clone(), e))
     }
 
     fn finish(&mut self, f: Finished) {
@@ -579,6 +616,7 @@ impl Engine {
             engine: &self,
             item: None,
             index: None,
+            connector: None,
         };
         let mut outputs = Map::new();
         let mut output_errors = Vec::new();
@@ -650,6 +688,8 @@ struct Scopes<'a> {
     engine: &'a Engine,
     item: Option<&'a Value>,
     index: Option<Value>,
+    /// The task's connection parameters (integration commands).
+    connector: Option<&'a Value>,
 }
 
 impl Scopes<'_> {
@@ -709,7 +749,14 @@ impl Context for Scopes<'_> {
             Scope::Incident => Ok(&d.incident),
             Scope::Event => Ok(&d.event),
             Scope::Input => Ok(&d.inputs),
-            Scope::Connector => Ok(&d.connector),
+            Scope::Connector => match self.connector {
+                Some(c) => Ok(c),
+                None if !d.connector.is_null() => Ok(&d.connector),
+                None => Err(
+                    "`connector` is only available to integration commands (the task's connection)"
+                        .to_owned(),
+                ),
+            },
             Scope::Playbook => Ok(&d.playbook),
             Scope::Item => self
                 .item
@@ -750,8 +797,9 @@ async fn execute(job: Job, services: Arc<Services>) -> Finished {
     let mut retries = 0u32;
     let mut task_retries = 0u32;
     let mut command_retries = 0u32;
+    let http_retries = AtomicU32::new(0);
     let output = loop {
-        let attempt = attempt(&job, &services);
+        let attempt = attempt(&job, &services, &http_retries);
         let out = match job.timeout {
             Some(t) => match tokio::time::timeout(Duration::from_secs_f64(t), attempt).await {
                 Ok(o) => o,
@@ -798,18 +846,31 @@ async fn execute(job: Job, services: Arc<Services>) -> Finished {
     Finished {
         node: job.node,
         output,
-        retries,
+        retries: retries + http_retries.load(Ordering::Relaxed),
         duration: started.elapsed(),
     }
 }
 
-async fn attempt(job: &Job, services: &Services) -> OutputModel {
+/// One try of a job. HTTP retries made inside commands are added to `http_retries` (kept even
+/// when the attempt then times out).
+async fn attempt(job: &Job, services: &Services, http_retries: &AtomicU32) -> OutputModel {
     match &job.work {
-        Work::Command(cmd, calls) => invoke::call(cmd, &job.task_id, calls.clone(), services).await,
+        Work::Command(cmd, calls) => {
+            let (out, r) = invoke::call(
+                cmd,
+                &job.task_id,
+                calls.clone(),
+                job.connector.as_ref(),
+                services,
+            )
+            .await;
+            http_retries.fetch_add(r, Ordering::Relaxed);
+            out
+        }
         Work::Transform(input, steps) => {
             let mut value = input.clone();
             let mut last = OutputModel::success(value.clone());
-            for (cmd, with) in steps {
+            for (cmd, with, conn) in steps {
                 let Some(first) = cmd.spec.inputs.first() else {
                     return OutputModel::failure(CommandError::new(
                         &cmd.spec.display,
@@ -822,7 +883,10 @@ async fn attempt(job: &Job, services: &Services) -> OutputModel {
                     Ok(c) => c,
                     Err(m) => return OutputModel::failure(CommandError::new(&cmd.spec.display, m)),
                 };
-                last = invoke::call(cmd, &job.task_id, calls, services).await;
+                let (out, r) =
+                    invoke::call(cmd, &job.task_id, calls, conn.as_ref(), services).await;
+                http_retries.fetch_add(r, Ordering::Relaxed);
+                last = out;
                 if last.failed() {
                     return last;
                 }

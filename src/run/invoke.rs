@@ -3,7 +3,9 @@
 
 use super::mock::Mocks;
 use crate::commands::{coerce::coerce, Args, Command, Implementation, UtilityContext};
+use crate::connections::ResolvedConnection;
 use crate::files::FileStore;
+use crate::model::{CommandImpl, IntegrationFile, Playbook};
 use crate::output::{summary_of, CommandError, OutputModel, Status};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -12,11 +14,119 @@ use std::time::Duration;
 /// The most `__RETRY__` re-runs a command may ask for in one task run.
 pub const MAX_COMMAND_RETRIES: u32 = 100;
 
-/// Shared services for command execution.
+/// Most levels of playbooks calling playbooks (and integration commands made of tasks).
+pub const MAX_NESTING_DEPTH: u32 = 8;
+
+/// Shared services for command execution. Cheap to clone: nested runs share everything but
+/// their depth.
+#[derive(Clone)]
 pub struct Services {
     pub files: FileStore,
-    pub mocks: Mocks,
-    pub semaphore: tokio::sync::Semaphore,
+    pub mocks: Arc<Mocks>,
+    pub semaphore: Arc<tokio::sync::Semaphore>,
+    pub clients: Arc<crate::http::Clients>,
+    pub registry: Arc<crate::commands::Registry>,
+    pub connections: Arc<ConnectionTable>,
+    pub max_response_bytes: usize,
+    /// The incident and event of the outermost run (nested runs see them too).
+    pub trigger: Arc<(Value, Value)>,
+    pub depth: u32,
+}
+
+/// The connections of a run, resolved once, and how a task finds its own.
+#[derive(Debug, Default)]
+pub struct ConnectionTable {
+    /// name → (integration prefix, resolved connection or why it cannot be used).
+    by_name: indexmap::IndexMap<String, (String, Result<Arc<ResolvedConnection>, String>)>,
+    /// Every sensitive value of every connection, to mask in output.
+    pub secrets: crate::secrets::Secrets,
+}
+
+impl ConnectionTable {
+    /// Resolves every connection of the workspace (reading `${env:…}`/`${file:…}` now).
+    pub fn build(ws: &crate::workspace::Workspace) -> Self {
+        let mut t = ConnectionTable::default();
+        for (name, (_, conn)) in &ws.connections {
+            let prefix = crate::workspace::integration_prefix(&conn.integration.value);
+            let resolved = match ws.integrations.get(&prefix) {
+                Some(i) => crate::connections::resolve(Some(conn), i).map(Arc::new),
+                None => Err(format!(
+                    "connection `{name}` names integration `{}`, which is not known",
+                    conn.integration.value
+                )),
+            };
+            if let Ok(r) = &resolved {
+                t.secrets.extend(&r.secrets);
+            }
+            t.by_name.insert(name.clone(), (prefix, resolved));
+        }
+        t
+    }
+
+    /// The connection a task of integration `prefix` uses: the one it names, else the
+    /// integration's only connection, else the integration's defaults.
+    pub fn for_task(
+        &self,
+        prefix: &str,
+        integration: &IntegrationFile,
+        named: Option<&str>,
+    ) -> Result<Arc<ResolvedConnection>, String> {
+        if let Some(name) = named {
+            let Some((p, r)) = self.by_name.get(name) else {
+                let known: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
+                let hint = crate::util::closest(name, known.iter().copied())
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
+                return Err(format!("there is no connection `{name}`{hint}; pass the connections file with --connections"));
+            };
+            if p != prefix {
+                return Err(format!(
+                    "connection `{name}` is for integration `{p}`, not `{prefix}`"
+                ));
+            }
+            return r.clone();
+        }
+        let mine: Vec<_> = self
+            .by_name
+            .iter()
+            .filter(|(_, (p, _))| p == prefix)
+            .collect();
+        match mine.as_slice() {
+            [(_, (_, r))] => r.clone(),
+            [] => crate::connections::resolve(None, integration).map(Arc::new),
+            many => Err(format!(
+                "integration `{prefix}` has {} connections ({}); name one with `connection:`",
+                many.len(),
+                many.iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+}
+
+impl Services {
+    pub fn new(
+        registry: Arc<crate::commands::Registry>,
+        files: FileStore,
+        mocks: Mocks,
+        concurrency: usize,
+        connections: ConnectionTable,
+        trigger: (Value, Value),
+    ) -> Self {
+        Services {
+            files,
+            mocks: Arc::new(mocks),
+            semaphore: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
+            clients: Arc::new(crate::http::Clients::default()),
+            registry,
+            connections: Arc::new(connections),
+            max_response_bytes: crate::http::DEFAULT_MAX_RESPONSE_BYTES,
+            trigger: Arc::new(trigger),
+            depth: 0,
+        }
+    }
 }
 
 /// One command call's arguments (already resolved), or several for batch execution.
@@ -105,33 +215,225 @@ fn clip(v: &Value) -> String {
     }
 }
 
-/// Runs one call of a command (no retries), honouring mocks.
+/// Runs one call of a command (no task-level retries), honouring mocks. Returns the output
+/// and the number of retries made inside the command (HTTP retries).
 pub async fn call_once(
     cmd: &Arc<Command>,
     task_id: &str,
     args: Map<String, Value>,
+    conn: Option<&Arc<ResolvedConnection>>,
     services: &Services,
-) -> OutputModel {
+) -> (OutputModel, u32) {
     if let Some(out) = services.mocks.next(task_id, &cmd.spec.name, &cmd.spec) {
-        return out;
+        return (out, 0);
     }
-    let _permit = services.semaphore.acquire().await;
+    let display = &cmd.spec.display;
     match &cmd.implementation {
         Implementation::Utility(f) => {
+            let _permit = services.semaphore.acquire().await;
             let ctx = UtilityContext {
                 files: &services.files,
                 now: chrono::Utc::now(),
             };
-            match f(&Args::new(args), &ctx) {
-                Ok(v) => OutputModel::success(v),
-                Err(msg) => OutputModel::failure(CommandError::new(&cmd.spec.display, msg)),
+            (utility_output(display, f(&Args::new(args), &ctx)), 0)
+        }
+        Implementation::Async(f) => {
+            let _permit = services.semaphore.acquire().await;
+            (utility_output(display, f(Args::new(args)).await), 0)
+        }
+        Implementation::Integration {
+            integration,
+            command,
+        } => {
+            let Some(c) = integration.commands.get(command) else {
+                return (
+                    OutputModel::failure(CommandError::new(
+                        display,
+                        format!(
+                            "integration `{}` has no command `{command}`",
+                            integration.name.value
+                        ),
+                    )),
+                    0,
+                );
+            };
+            let connector = conn.map(|c| c.params.clone()).unwrap_or(Value::Null);
+            match &c.implementation {
+                CommandImpl::Request(req) => {
+                    let _permit = services.semaphore.acquire().await;
+                    let call = crate::http::Call {
+                        integration,
+                        command: c,
+                        request: req,
+                        args: &args,
+                        connector: &connector,
+                        files: &services.files,
+                        clients: &services.clients,
+                        max_response_bytes: services.max_response_bytes,
+                    };
+                    crate::http::execute(&call).await
+                }
+                // No permit here: the body's own commands take theirs.
+                CommandImpl::Tasks(body) => {
+                    run_nested(
+                        body.clone(),
+                        display.clone(),
+                        args,
+                        connector,
+                        true,
+                        services,
+                    )
+                    .await
+                }
+                CommandImpl::Missing => (
+                    OutputModel::failure(CommandError::new(
+                        display,
+                        "the command declares neither `request` nor `tasks`",
+                    )),
+                    0,
+                ),
             }
         }
-        Implementation::Async(f) => match f(Args::new(args)).await {
-            Ok(v) => OutputModel::success(v),
-            Err(msg) => OutputModel::failure(CommandError::new(&cmd.spec.display, msg)),
-        },
+        Implementation::Playbook(p) => {
+            run_nested(
+                p.clone(),
+                display.clone(),
+                args,
+                Value::Null,
+                false,
+                services,
+            )
+            .await
+        }
     }
+}
+
+fn utility_output(display: &str, r: Result<Value, String>) -> OutputModel {
+    match r {
+        Ok(v) => OutputModel::success(v),
+        Err(msg) => OutputModel::failure(CommandError::new(display, msg)),
+    }
+}
+
+/// Runs a playbook body as a command. Not an `async fn`: the boxed future breaks the type
+/// recursion (a nested run runs commands, which may run nested runs).
+fn run_nested(
+    pb: Arc<Playbook>,
+    display: String,
+    args: Map<String, Value>,
+    connector: Value,
+    output_model_fields: bool,
+    services: &Services,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = (OutputModel, u32)> + Send>> {
+    let mut child = services.clone();
+    child.depth += 1;
+    Box::pin(async move {
+        if child.depth > MAX_NESTING_DEPTH {
+            let msg = format!("playbooks nest deeper than {MAX_NESTING_DEPTH} levels (is a playbook calling itself?)");
+            return (OutputModel::failure(CommandError::new(&display, msg)), 0);
+        }
+        let (plan, _) = crate::plan::plan(&pb);
+        let now = chrono::Utc::now();
+        let data = super::RunData {
+            incident: child.trigger.0.clone(),
+            event: child.trigger.1.clone(),
+            inputs: Value::Object(args),
+            connector,
+            playbook: serde_json::json!({"name": pb.name.value, "run_id": format!("{:x}", now.timestamp_nanos_opt().unwrap_or(0)), "started_at": now.format("%Y-%m-%d %H:%M:%S").to_string()}),
+        };
+        let registry = child.registry.clone();
+        let progress = super::Progress {
+            enabled: false,
+            secrets: Default::default(),
+        };
+        let r = super::engine::Engine::new(
+            pb,
+            Arc::new(plan),
+            registry,
+            Arc::new(child),
+            data,
+            progress,
+        )
+        .run()
+        .await;
+        (nested_output(&display, r, output_model_fields), 0)
+    })
+}
+
+/// A nested run's result as an output model. A playbook's `outputs:` become returnData (and
+/// key fields); an integration command's `outputs:` name output model fields directly.
+fn nested_output(display: &str, r: super::RunResult, output_model_fields: bool) -> OutputModel {
+    let failed_task = r.tasks.iter().find(|t| {
+        t.status == super::TaskStatus::Done(Status::Failed)
+            && t.output.get("error").is_some_and(|e| !e.is_null())
+    });
+    let error = (r.status == Status::Failed).then(|| {
+        let detail = failed_task
+            .map(|t| {
+                format!(
+                    "task `{}`: {}",
+                    t.id,
+                    t.output["error"]["message"].as_str().unwrap_or("failed")
+                )
+            })
+            .unwrap_or_else(|| "a task failed".into());
+        CommandError::new(display, detail)
+    });
+    let outputs = Value::Object(r.outputs.clone());
+    let mut out = if output_model_fields {
+        let o = &r.outputs;
+        let get = |k: &str| o.get(k).cloned().unwrap_or(Value::Null);
+        OutputModel {
+            status: r.status,
+            return_data: o
+                .get("returnData")
+                .cloned()
+                .unwrap_or_else(|| Value::String(r.status.as_str().into())),
+            result: o
+                .get("result")
+                .cloned()
+                .unwrap_or_else(|| summary_of(&get("rawData"))),
+            key_fields: o
+                .get("keyFields")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+            raw_data: get("rawData"),
+            error: match o.get("error") {
+                Some(Value::Null) | None => None,
+                Some(Value::String(m)) => Some(CommandError::new(display, m.clone())),
+                Some(other) => Some(CommandError {
+                    indicator: format!("{display} failed."),
+                    status_code: other
+                        .get("status_code")
+                        .and_then(Value::as_u64)
+                        .and_then(|c| u16::try_from(c).ok()),
+                    message: other
+                        .get("message")
+                        .map(crate::commands::args::value_to_text)
+                        .unwrap_or_else(|| other.to_string()),
+                }),
+            },
+            passdown: get("passdown"),
+        }
+    } else {
+        OutputModel {
+            status: r.status,
+            key_fields: r.outputs.clone(),
+            result: summary_of(&outputs),
+            raw_data: outputs.clone(),
+            return_data: outputs,
+            error: None,
+            passdown: Value::Null,
+        }
+    };
+    if out.error.is_none() {
+        out.error = error;
+    }
+    if out.error.is_some() {
+        out.status = Status::Failed;
+    }
+    out
 }
 
 /// Runs the calls (one, or a batch in order) and aggregates a batch's outputs.
@@ -139,16 +441,20 @@ pub async fn call(
     cmd: &Arc<Command>,
     task_id: &str,
     calls: Calls,
+    conn: Option<&Arc<ResolvedConnection>>,
     services: &Services,
-) -> OutputModel {
+) -> (OutputModel, u32) {
     match calls {
-        Calls::One(args) => call_once(cmd, task_id, args, services).await,
+        Calls::One(args) => call_once(cmd, task_id, args, conn, services).await,
         Calls::Batch(list) => {
             let mut outs = Vec::with_capacity(list.len());
+            let mut retries = 0;
             for args in list {
-                outs.push(call_once(cmd, task_id, args, services).await);
+                let (o, r) = call_once(cmd, task_id, args, conn, services).await;
+                retries += r;
+                outs.push(o);
             }
-            aggregate(&cmd.spec.display, outs)
+            (aggregate(&cmd.spec.display, outs), retries)
         }
     }
 }

@@ -122,25 +122,8 @@ fn to_output(v: &Value, spec: &CommandSpec) -> OutputModel {
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    for kf in &spec.key_fields {
-        if key_fields.contains_key(&kf.name) {
-            continue;
-        }
-        if let Ok(p) = crate::jsonpath::parse(&kf.path) {
-            let nodes = p.query(&raw_data).all();
-            let v = match nodes.as_slice() {
-                [] => Value::Null,
-                [one]
-                    if !kf.path.contains('*')
-                        && !kf.path.contains('?')
-                        && !kf.path.contains("..") =>
-                {
-                    (*one).clone()
-                }
-                many => Value::Array(many.iter().map(|v| (*v).clone()).collect()),
-            };
-            key_fields.insert(kf.name.clone(), v);
-        }
+    for (k, v) in crate::output::extract_key_fields(&spec.key_fields, &raw_data) {
+        key_fields.entry(k).or_insert(v);
     }
     // A command fails exactly when `error` is set (a "Failed" returnData alone is no failure).
     let status = match o.get("status").and_then(Value::as_str) {

@@ -7,7 +7,7 @@ pub mod mock;
 pub mod progress;
 
 pub use engine::{RunData, RunResult, TaskResult, TaskStatus};
-pub use invoke::Services;
+pub use invoke::{ConnectionTable, Services};
 pub use mock::Mocks;
 pub use progress::Progress;
 
@@ -24,6 +24,7 @@ pub struct RunOptions {
     pub mocks: Mocks,
     pub files: FileStore,
     pub progress: Progress,
+    pub connections: invoke::ConnectionTable,
 }
 
 impl Default for RunOptions {
@@ -32,7 +33,8 @@ impl Default for RunOptions {
             concurrency: 16,
             mocks: Mocks::default(),
             files: FileStore::new(std::env::temp_dir().join("codeless-files")),
-            progress: Progress { enabled: false },
+            progress: Progress::default(),
+            connections: invoke::ConnectionTable::default(),
         }
     }
 }
@@ -94,11 +96,14 @@ pub async fn run_playbook(
             "started_at": now.format("%Y-%m-%d %H:%M:%S").to_string(),
         });
     }
-    let services = Arc::new(Services {
-        files: opts.files,
-        mocks: opts.mocks,
-        semaphore: tokio::sync::Semaphore::new(opts.concurrency.max(1)),
-    });
+    let services = Arc::new(Services::new(
+        registry.clone(),
+        opts.files,
+        opts.mocks,
+        opts.concurrency,
+        opts.connections,
+        (data.incident.clone(), data.event.clone()),
+    ));
     engine::Engine::new(pb, plan, registry, services, data, opts.progress)
         .run()
         .await

@@ -4,9 +4,11 @@ use crate::output::OutputModel;
 use std::io::Write;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct Progress {
     pub enabled: bool,
+    /// Masked out of every line.
+    pub secrets: crate::secrets::Secrets,
 }
 
 impl Progress {
@@ -27,11 +29,11 @@ impl Progress {
             Some(e) => format!("✘ {task} Failed in {ms:.1} ms: {}", e.render()),
             None => format!("✔ {task} {} in {ms:.1} ms{branch}", out.status.as_str()),
         };
-        let _ = writeln!(std::io::stderr(), "{line}");
+        let _ = writeln!(std::io::stderr(), "{}", self.secrets.mask(&line));
     }
     pub fn note(&self, msg: &str) {
         if self.enabled {
-            let _ = writeln!(std::io::stderr(), "! {msg}");
+            let _ = writeln!(std::io::stderr(), "! {}", self.secrets.mask(msg));
         }
     }
 }

@@ -6,12 +6,30 @@ mod rules;
 
 use crate::commands::Registry;
 use crate::diagnostic::Diagnostic;
-use crate::model::Playbook;
+use crate::load::Loaded;
+use crate::model::{Document, Playbook};
 use crate::plan::Plan;
+use crate::workspace::Workspace;
 
-/// What rules can look at besides the playbook.
+/// What rules can look at besides the file at hand.
 pub struct Catalog<'a> {
     pub registry: &'a Registry,
+    pub workspace: Option<&'a Workspace>,
+}
+
+/// All diagnostics of one loaded file in the context of its workspace.
+pub fn check_loaded(loaded: &Loaded, ws: &Workspace) -> Vec<Diagnostic> {
+    let mut diags = loaded.diagnostics.clone();
+    let catalog = Catalog {
+        registry: &ws.registry,
+        workspace: Some(ws),
+    };
+    if let Some(Document::Playbook(pb)) = &loaded.document {
+        let (plan, graph_diags) = crate::plan::plan(pb);
+        diags.extend(graph_diags);
+        diags.extend(check_playbook(pb, &plan, &catalog));
+    }
+    diags
 }
 
 /// Every problem of a playbook whose file loaded: graph, commands, references.

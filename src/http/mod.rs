@@ -1,0 +1,666 @@
+//! HTTP integration commands: a `request:` declaration becomes a real request (URL, query,
+//! headers, auth, JSON/form/multipart body), sent with the integration's retry policy, and the
+//! response becomes the output model (rawData, key fields, the seed's error shape).
+
+pub mod retry;
+
+use crate::commands::args::value_to_text;
+use crate::files::FileStore;
+use crate::model::{
+    Auth, HttpRequest, IntegrationCommand, IntegrationFile, RequestBody, RetryPolicy, TValue,
+};
+use crate::output::{extract_key_fields, summary_of, CommandError, OutputModel, Status};
+use crate::template::{Context, Scope};
+use reqwest::Method;
+use serde_json::{Map, Value};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Seconds a request may take when neither the command nor the integration says.
+pub const DEFAULT_TIMEOUT: f64 = 30.0;
+/// Largest response body read (larger ones fail the command).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// HTTP clients, built on first use: one verifying TLS certificates, one not (for connections
+/// that turn verification off).
+#[derive(Default)]
+pub struct Clients {
+    verifying: OnceLock<Result<reqwest::Client, String>>,
+    insecure: OnceLock<Result<reqwest::Client, String>>,
+}
+
+impl Clients {
+    pub fn get(&self, verify_tls: bool) -> Result<&reqwest::Client, String> {
+        let cell = if verify_tls {
+            &self.verifying
+        } else {
+            &self.insecure
+        };
+        cell.get_or_init(|| {
+            // reqwest is built without a bundled crypto provider; install ring's once.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::builder()
+                .tls_danger_accept_invalid_certs(!verify_tls)
+                .user_agent(concat!("codeless/", env!("CARGO_PKG_VERSION")))
+                .redirect(reqwest::redirect::Policy::limited(10))
+                .build()
+                .map_err(|e| format!("cannot create an HTTP client: {e}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+    }
+}
+
+/// One invocation of an integration command over HTTP.
+pub struct Call<'a> {
+    pub integration: &'a IntegrationFile,
+    pub command: &'a IntegrationCommand,
+    pub request: &'a HttpRequest,
+    pub args: &'a Map<String, Value>,
+    pub connector: &'a Value,
+    pub files: &'a FileStore,
+    pub clients: &'a Clients,
+    pub max_response_bytes: usize,
+}
+
+/// What request templates can read: `input`, `connector`, and `item`/`index` under `for_each`.
+struct Scopes<'a> {
+    input: Value,
+    connector: &'a Value,
+    item: Option<&'a Value>,
+    index: Option<Value>,
+}
+
+impl Context for Scopes<'_> {
+    fn scope(&self, s: &Scope) -> Result<&Value, String> {
+        match s {
+            Scope::Input => Ok(&self.input),
+            Scope::Connector => Ok(self.connector),
+            Scope::Item => self
+                .item
+                .ok_or_else(|| "`item` is only available under `for_each`".into()),
+            Scope::Index => self
+                .index
+                .as_ref()
+                .ok_or_else(|| "`index` is only available under `for_each`".into()),
+            other => Err(format!(
+                "an integration request can read `input` and `connector`, not {other:?}"
+            )),
+        }
+    }
+}
+
+/// Runs the command: one request, or one per element of `for_each` (aggregated).
+/// Returns the output and the number of HTTP retries made.
+pub async fn execute(call: &Call<'_>) -> (OutputModel, u32) {
+    let display = &call.command.display;
+    let base = Scopes {
+        input: Value::Object(call.args.clone()),
+        connector: call.connector,
+        item: None,
+        index: None,
+    };
+    let Some(each) = &call.request.for_each else {
+        return execute_one(call, &base).await;
+    };
+    let items = match each.resolve(&base) {
+        Ok(Value::Array(a)) => a,
+        Ok(Value::Null) => Vec::new(),
+        Ok(other) => vec![other],
+        Err(e) => return (fail(display, format!("for_each: {e}")), 0),
+    };
+    let mut outs = Vec::with_capacity(items.len());
+    let mut retries = 0;
+    for (i, item) in items.iter().enumerate() {
+        let scopes = Scopes {
+            input: base.input.clone(),
+            connector: call.connector,
+            item: Some(item),
+            index: Some(Value::from(i)),
+        };
+        let (out, r) = execute_one(call, &scopes).await;
+        retries += r;
+        outs.push(out);
+    }
+    (crate::run::invoke::aggregate(display, outs), retries)
+}
+
+fn fail(display: &str, message: String) -> OutputModel {
+    OutputModel::failure(CommandError::new(display, message))
+}
+
+/// A fully resolved request, kept so that retries can rebuild it (multipart bodies cannot be cloned).
+struct Prepared {
+    method: Method,
+    url: reqwest::Url,
+    headers: Vec<(String, String)>,
+    basic: Option<(String, String)>,
+    body: Body,
+    timeout: Duration,
+    verify_tls: bool,
+}
+
+enum Body {
+    None,
+    Json(Value),
+    Form(Vec<(String, String)>),
+    Multipart(Vec<Part>),
+}
+
+enum Part {
+    Text(String, String),
+    File {
+        field: String,
+        name: String,
+        content_type: String,
+        bytes: Vec<u8>,
+    },
+}
+
+async fn execute_one(call: &Call<'_>, scopes: &Scopes<'_>) -> (OutputModel, u32) {
+    let display = &call.command.display;
+    let prepared = match prepare(call, scopes) {
+        Ok(p) => p,
+        Err(e) => return (fail(display, e), 0),
+    };
+    let client = match call.clients.get(prepared.verify_tls) {
+        Ok(c) => c,
+        Err(e) => return (fail(display, e), 0),
+    };
+    let policy = call.integration.http.retry.clone().unwrap_or(RetryPolicy {
+        attempts: 0,
+        ..RetryPolicy::default()
+    });
+    let mut retries = 0u32;
+    loop {
+        let can_retry = retries < policy.attempts;
+        let sent = build(client, &prepared).send().await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                let message = network_error(&e, &prepared);
+                if can_retry {
+                    tokio::time::sleep(retry::delay(&policy, retries, None)).await;
+                    retries += 1;
+                    continue;
+                }
+                return (fail(display, message), retries);
+            }
+        };
+        let status = resp.status();
+        if can_retry && policy.on_status.contains(&status.as_u16()) {
+            let after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            tokio::time::sleep(retry::delay(&policy, retries, after.as_deref())).await;
+            retries += 1;
+            continue;
+        }
+        let body = match read_body(resp, call.max_response_bytes).await {
+            Ok(b) => b,
+            Err(e) => return (fail(display, e).with_status(status.as_u16()), retries),
+        };
+        return (to_output(call, status, body), retries);
+    }
+}
+
+impl OutputModel {
+    fn with_status(mut self, code: u16) -> Self {
+        if let Some(e) = &mut self.error {
+            e.status_code = Some(code);
+        }
+        self
+    }
+}
+
+fn network_error(e: &reqwest::Error, p: &Prepared) -> String {
+    let host = p.url.host_str().unwrap_or("?");
+    if e.is_timeout() {
+        format!(
+            "the request to {host} timed out after {} s",
+            p.timeout.as_secs_f64()
+        )
+    } else if e.is_connect() {
+        format!("cannot connect to {host}: {}", root_cause(e))
+    } else if e.is_redirect() {
+        format!("too many redirects from {host} (a redirect loop?)")
+    } else {
+        format!("request to {host} failed: {}", root_cause(e))
+    }
+}
+
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// Reads at most `limit` bytes of body; more is an error, not a memory blow-up.
+async fn read_body(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<(Option<String>, Vec<u8>), String> {
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(len) = resp.content_length() {
+        if len as usize > limit {
+            return Err(format!(
+                "the response is {len} bytes; the limit is {limit} bytes"
+            ));
+        }
+    }
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(format!(
+                        "the response is larger than the limit of {limit} bytes"
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok((content_type, body)),
+            Err(e) => {
+                return Err(format!(
+                    "the connection broke while reading the response: {}",
+                    root_cause(&e)
+                ))
+            }
+        }
+    }
+}
+
+fn to_output(
+    call: &Call<'_>,
+    status: reqwest::StatusCode,
+    (content_type, body): (Option<String>, Vec<u8>),
+) -> OutputModel {
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let looks_json = content_type.as_deref().is_some_and(|c| c.contains("json"))
+        || matches!(text.trim_start().chars().next(), Some('{' | '['));
+    let raw = if looks_json {
+        serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text.clone()))
+    } else if text.is_empty() {
+        Value::Null
+    } else {
+        Value::String(text.clone())
+    };
+    let display = &call.command.display;
+    if !status.is_success() {
+        let message =
+            error_message(&call.integration.http.error_message, &raw).unwrap_or_else(|| {
+                let t = text.trim();
+                if t.is_empty() {
+                    status.canonical_reason().unwrap_or("no message").to_owned()
+                } else {
+                    clip(t, 500)
+                }
+            });
+        let mut out = fail(display, message).with_status(status.as_u16());
+        out.raw_data = raw;
+        return out;
+    }
+    let specs: Vec<_> = call
+        .command
+        .key_fields
+        .iter()
+        .map(|(k, _)| k.clone())
+        .collect();
+    let key_fields = extract_key_fields(&specs, &raw);
+    let pick = |path: &Option<crate::model::Sp<String>>| -> Option<Value> {
+        let p = crate::jsonpath::parse(&path.as_ref()?.value).ok()?;
+        p.query(&raw).first().cloned()
+    };
+    let return_data =
+        pick(&call.request.return_data).unwrap_or_else(|| Value::String("Successful".into()));
+    let result = pick(&call.request.result)
+        .map(|v| summary_of(&v))
+        .unwrap_or_else(|| summary_of(&raw));
+    OutputModel {
+        status: Status::Successful,
+        return_data,
+        result,
+        key_fields,
+        raw_data: raw,
+        error: None,
+        passdown: Value::Null,
+    }
+}
+
+/// The API's own error text, from the first of `paths` that finds any.
+fn error_message(paths: &[crate::model::Sp<String>], raw: &Value) -> Option<String> {
+    for p in paths {
+        let Ok(q) = crate::jsonpath::parse(&p.value) else {
+            continue;
+        };
+        let found: Vec<String> = q
+            .query(raw)
+            .all()
+            .into_iter()
+            .flat_map(|v| match v {
+                Value::Array(a) => a.iter().map(value_to_text).collect::<Vec<_>>(),
+                other => vec![value_to_text(other)],
+            })
+            .filter(|s| !s.trim().is_empty())
+            .collect();
+        if !found.is_empty() {
+            return Some(found.join("; "));
+        }
+    }
+    None
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
+}
+
+fn text_of(v: &TValue, scopes: &Scopes, what: &str) -> Result<String, String> {
+    match v.resolve(scopes).map_err(|e| format!("{what}: {e}"))? {
+        Value::Null => Ok(String::new()),
+        other => Ok(value_to_text(&other)),
+    }
+}
+
+/// A mapping value (headers, query, form): a mapping, a template resolving to one, or null.
+fn pairs_of(
+    v: Option<&TValue>,
+    scopes: &Scopes,
+    what: &str,
+) -> Result<Vec<(String, Value)>, String> {
+    let Some(v) = v else { return Ok(Vec::new()) };
+    match v.resolve(scopes).map_err(|e| format!("{what}: {e}"))? {
+        Value::Null => Ok(Vec::new()),
+        Value::Object(m) => Ok(m.into_iter().filter(|(_, v)| !v.is_null()).collect()),
+        Value::String(s) if s.trim().is_empty() => Ok(Vec::new()),
+        Value::String(s) => match serde_json::from_str::<Value>(&s) {
+            Ok(Value::Object(m)) => Ok(m.into_iter().filter(|(_, v)| !v.is_null()).collect()),
+            _ => Err(format!(
+                "{what} must be a JSON object, got the text {:?}",
+                clip(&s, 60)
+            )),
+        },
+        other => Err(format!(
+            "{what} must be a JSON object, got {}",
+            crate::commands::args::type_name(&other)
+        )),
+    }
+}
+
+/// Removes object fields whose value is null, at every depth.
+fn drop_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, drop_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(drop_nulls).collect()),
+        other => other,
+    }
+}
+
+/// `base` + `path`, unless `path` is an absolute URL.
+pub fn join_url(base: &str, path: &str) -> String {
+    let path = path.trim();
+    if path.starts_with("http://") || path.starts_with("https://") {
+        return path.to_owned();
+    }
+    let base = base.trim().trim_end_matches('/');
+    if path.is_empty() {
+        return base.to_owned();
+    }
+    if path.starts_with('?') {
+        return format!("{base}{path}");
+    }
+    format!("{base}/{}", path.trim_start_matches('/'))
+}
+
+fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
+    let http = &call.integration.http;
+    let req = call.request;
+    let base = match &http.base_url {
+        Some(b) => text_of(b, scopes, "base_url")?,
+        None => String::new(),
+    };
+    let path = text_of(&req.path, scopes, "path")?;
+    let joined = join_url(&base, &path);
+    let mut url = reqwest::Url::parse(&joined).map_err(|e| match e {
+        url::ParseError::RelativeUrlWithoutBase => format!("`{}` is not an absolute URL: set the connection's base URL, or give a full http(s):// URL", clip(&joined, 200)),
+        other => format!("`{}` is not a valid URL: {other}", clip(&joined, 200)),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "only http and https URLs are supported, not `{}`",
+            url.scheme()
+        ));
+    }
+    let method_text = text_of(&req.method, scopes, "method")?
+        .trim()
+        .to_ascii_uppercase();
+    let method_text = if method_text.is_empty() {
+        "GET".to_owned()
+    } else {
+        method_text
+    };
+    let method = Method::from_bytes(method_text.as_bytes())
+        .map_err(|_| format!("`{method_text}` is not an HTTP method"))?;
+    let query = pairs_of(req.query.as_ref(), scopes, "query")?;
+    if !query.is_empty() {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in &query {
+            match v {
+                Value::Array(items) => {
+                    for i in items {
+                        q.append_pair(k, &value_to_text(i));
+                    }
+                }
+                other => {
+                    q.append_pair(k, &value_to_text(other));
+                }
+            }
+        }
+    }
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (k, v) in pairs_of(http.headers.as_ref(), scopes, "http.headers")?
+        .into_iter()
+        .chain(pairs_of(req.headers.as_ref(), scopes, "headers")?)
+    {
+        headers.retain(|(h, _)| !h.eq_ignore_ascii_case(&k));
+        headers.push((k, value_to_text(&v)));
+    }
+    let mut basic = None;
+    match &http.auth {
+        None => {}
+        Some(Auth::Bearer(t)) => bearer(&mut headers, text_of(t, scopes, "auth.bearer")?),
+        Some(Auth::Basic { username, password }) => {
+            basic = Some((
+                text_of(username, scopes, "auth.basic.username")?,
+                text_of(password, scopes, "auth.basic.password")?,
+            ))
+        }
+        Some(Auth::Header { name, value }) => {
+            let n = text_of(name, scopes, "auth.header.name")?;
+            let v = text_of(value, scopes, "auth.header.value")?;
+            if !n.is_empty() && !v.is_empty() {
+                headers.push((n, v));
+            }
+        }
+        Some(Auth::Select {
+            by,
+            basic: pair,
+            bearer: token,
+        }) => match text_of(by, scopes, "auth.by")?
+            .trim()
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "" | "none" => {}
+            "basic" => {
+                basic = Some((
+                    text_of(&pair.0, scopes, "auth.basic.username")?,
+                    text_of(&pair.1, scopes, "auth.basic.password")?,
+                ))
+            }
+            "bearer" => bearer(&mut headers, text_of(token, scopes, "auth.bearer")?),
+            other => {
+                return Err(format!(
+                    "authentication method `{other}` is not one of: none, basic, bearer"
+                ))
+            }
+        },
+    }
+    for (k, v) in &headers {
+        reqwest::header::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| format!("`{k}` is not a valid header name"))?;
+        reqwest::header::HeaderValue::from_str(v).map_err(|_| {
+            format!("the value of header `{k}` has characters a header cannot carry")
+        })?;
+    }
+    let body = match &req.body {
+        RequestBody::None => Body::None,
+        RequestBody::Json(v) => {
+            match drop_nulls(v.resolve(scopes).map_err(|e| format!("body: {e}"))?) {
+                Value::Null => Body::None,
+                Value::String(s) if s.trim().is_empty() => Body::None,
+                other => Body::Json(other),
+            }
+        }
+        RequestBody::Form(v) => Body::Form(
+            pairs_of(Some(v), scopes, "form")?
+                .into_iter()
+                .map(|(k, v)| (k, value_to_text(&v)))
+                .collect(),
+        ),
+        RequestBody::Multipart(v) => {
+            let mut parts = Vec::new();
+            for (field, value) in pairs_of(Some(v), scopes, "multipart")? {
+                match value {
+                    Value::Object(o) if o.contains_key("file") => {
+                        let id = o.get("file").map(value_to_text).unwrap_or_default();
+                        let (meta, bytes) = call
+                            .files
+                            .get(&id)
+                            .map_err(|e| format!("multipart part `{field}`: {e}"))?;
+                        parts.push(Part::File {
+                            field,
+                            name: meta.name,
+                            content_type: meta.content_type,
+                            bytes,
+                        });
+                    }
+                    other => parts.push(Part::Text(field, value_to_text(&other))),
+                }
+            }
+            Body::Multipart(parts)
+        }
+    };
+    let timeout = req
+        .timeout
+        .or(http.timeout)
+        .unwrap_or(DEFAULT_TIMEOUT)
+        .clamp(0.001, 3600.0);
+    let verify_tls = match &http.verify_tls {
+        None => true,
+        Some(v) => match v.resolve(scopes).map_err(|e| format!("verify_tls: {e}"))? {
+            Value::Bool(b) => b,
+            Value::Null => true,
+            Value::String(s) => !matches!(
+                s.trim().to_ascii_lowercase().as_str(),
+                "false" | "no" | "0" | "off"
+            ),
+            _ => true,
+        },
+    };
+    Ok(Prepared {
+        method,
+        url,
+        headers,
+        basic,
+        body,
+        timeout: Duration::from_secs_f64(timeout),
+        verify_tls,
+    })
+}
+
+fn bearer(headers: &mut Vec<(String, String)>, token: String) {
+    if !token.trim().is_empty() {
+        headers.push(("Authorization".into(), format!("Bearer {}", token.trim())));
+    }
+}
+
+fn build(client: &reqwest::Client, p: &Prepared) -> reqwest::RequestBuilder {
+    let mut b = client
+        .request(p.method.clone(), p.url.clone())
+        .timeout(p.timeout);
+    for (k, v) in &p.headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    if let Some((u, pw)) = &p.basic {
+        b = b.basic_auth(u, Some(pw));
+    }
+    match &p.body {
+        Body::None => b,
+        Body::Json(v) => b
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(v.to_string()),
+        Body::Form(pairs) => b.form(pairs),
+        Body::Multipart(parts) => {
+            let mut form = reqwest::multipart::Form::new();
+            for part in parts {
+                form = match part {
+                    Part::Text(k, v) => form.text(k.clone(), v.clone()),
+                    Part::File {
+                        field,
+                        name,
+                        content_type,
+                        bytes,
+                    } => {
+                        let p =
+                            reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.clone());
+                        let p = p.mime_str(content_type).unwrap_or_else(|_| {
+                            reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.clone())
+                        });
+                        form.part(field.clone(), p)
+                    }
+                };
+            }
+            b.multipart(form)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_url;
+
+    #[test]
+    fn urls_join_like_people_expect() {
+        assert_eq!(
+            join_url("https://api.x/v1/", "/models"),
+            "https://api.x/v1/models"
+        );
+        assert_eq!(
+            join_url("https://api.x/v1", "models"),
+            "https://api.x/v1/models"
+        );
+        assert_eq!(join_url("https://api.x/v1", ""), "https://api.x/v1");
+        assert_eq!(
+            join_url("https://api.x/v1", "https://other/y"),
+            "https://other/y"
+        );
+        assert_eq!(join_url("https://api.x/v1", "?a=1"), "https://api.x/v1?a=1");
+    }
+}
