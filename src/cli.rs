@@ -50,8 +50,16 @@ pub fn walk(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-pub fn validate(paths: &[PathBuf], format: Format) -> i32 {
-    let files = match walk(paths) {
+pub fn validate(
+    paths: &[PathBuf],
+    format: Format,
+    connections: Option<&Path>,
+    commands: &[PathBuf],
+) -> i32 {
+    let mut all: Vec<PathBuf> = paths.to_vec();
+    all.extend(connections.map(Path::to_path_buf));
+    all.extend(commands.iter().cloned());
+    let files = match walk(&all) {
         Ok(f) => f,
         Err(e) => return fail(e),
     };
@@ -89,6 +97,8 @@ pub struct RunArgs {
     pub draft: bool,
     pub concurrency: usize,
     pub quiet: bool,
+    pub connections: Option<PathBuf>,
+    pub commands: Vec<PathBuf>,
 }
 
 fn fail(msg: impl std::fmt::Display) -> i32 {
@@ -97,8 +107,15 @@ fn fail(msg: impl std::fmt::Display) -> i32 {
 }
 
 pub fn run(args: RunArgs) -> i32 {
-    let ws = Workspace::load(&run_files(&args.playbook));
-    let diags = ws.diagnostics_for(&args.playbook.display().to_string());
+    let ws = Workspace::load(&run_files(
+        &args.playbook,
+        args.connections.as_deref(),
+        &args.commands,
+    ));
+    let mut diags = ws.diagnostics_for(&args.playbook.display().to_string());
+    if let Some(c) = &args.connections {
+        diags.extend(ws.diagnostics_for(&c.display().to_string()));
+    }
     if Workspace::has_errors(&diags) {
         let color = std::io::stderr().is_terminal();
         eprint!(
@@ -156,12 +173,9 @@ pub fn run(args: RunArgs) -> i32 {
             Err(e) => return fail(e),
         }
     }
-    for kv in &args.inputs {
-        let Some((k, v)) = kv.split_once('=') else {
-            return fail(format!("--input `{kv}` must be NAME=VALUE"));
-        };
-        let v = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
-        given.insert(k.to_owned(), v);
+    match parse_inputs(&args.inputs) {
+        Ok(i) => given.extend(i),
+        Err(e) => return fail(e),
     }
     let inputs = match prepare_inputs(&pb, given) {
         Ok(i) => i,
@@ -331,14 +345,182 @@ pub fn show_command(name: &str) -> i32 {
 
 /// The files a run sees: the playbook, and the playbooks and integrations beside it (nested
 /// playbooks are found under the playbook's directory).
-fn run_files(playbook: &Path) -> Vec<PathBuf> {
+fn run_files(playbook: &Path, connections: Option<&Path>, commands: &[PathBuf]) -> Vec<PathBuf> {
     let mut files = vec![playbook.to_path_buf()];
-    if let Some(dir) = playbook.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(found) = walk(&[dir.to_path_buf()]) {
-            files.extend(found.into_iter().filter(|f| f.as_path() != playbook));
+    files.extend(connections.map(Path::to_path_buf));
+    let dir = playbook
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(Path::to_path_buf);
+    for d in dir.iter().chain(commands) {
+        if let Ok(found) = walk(std::slice::from_ref(d)) {
+            for f in found {
+                if !files.contains(&f) {
+                    files.push(f);
+                }
+            }
         }
     }
     files
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+pub struct CommandArgs {
+    pub name: String,
+    pub connection: Option<String>,
+    pub inputs: Vec<String>,
+    pub connections: Option<PathBuf>,
+    pub commands: Vec<PathBuf>,
+}
+
+/// `--input NAME=VALUE` pairs as JSON values (VALUE is JSON when it parses, else text).
+fn parse_inputs(pairs: &[String]) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    for kv in pairs {
+        let Some((k, v)) = kv.split_once('=') else {
+            return Err(format!("--input `{kv}` must be NAME=VALUE"));
+        };
+        let v = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
+        out.insert(k.trim().to_owned(), v);
+    }
+    Ok(out)
+}
+
+fn command_workspace(connections: Option<&Path>, commands: &[PathBuf]) -> Result<Workspace, i32> {
+    let mut files: Vec<PathBuf> = connections.map(Path::to_path_buf).into_iter().collect();
+    match walk(commands) {
+        Ok(found) => files.extend(found),
+        Err(e) => return Err(fail(e)),
+    }
+    let ws = Workspace::load(&files);
+    let diags = ws.diagnostics();
+    if Workspace::has_errors(&diags) {
+        eprint!(
+            "{}",
+            render(
+                &diags,
+                ws.checked_files(),
+                Format::Human,
+                std::io::stderr().is_terminal()
+            )
+        );
+        return Err(EXIT_INVALID);
+    }
+    Ok(ws)
+}
+
+/// Runs one command and prints its output model (D3's "Test Command").
+pub fn command(args: CommandArgs) -> i32 {
+    let ws = match command_workspace(args.connections.as_deref(), &args.commands) {
+        Ok(ws) => ws,
+        Err(code) => return code,
+    };
+    let inputs = match parse_inputs(&args.inputs) {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
+    let Some(cmd) = ws.registry.get(&args.name).cloned() else {
+        let hint = ws
+            .registry
+            .suggest(&args.name)
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        return fail(format!("unknown command `{}`{hint}", args.name));
+    };
+    let table = ConnectionTable::build(&ws);
+    let secrets = table.secrets.clone();
+    let conn = match &cmd.implementation {
+        crate::commands::Implementation::Integration { integration, .. } => {
+            let prefix = crate::workspace::integration_prefix(&integration.name.value);
+            match table.for_task(&prefix, integration, args.connection.as_deref()) {
+                Ok(c) => Some(c),
+                Err(e) => return fail(secrets.mask(&e)),
+            }
+        }
+        _ if args.connection.is_some() => {
+            return fail(format!(
+                "`{}` is not an integration command; it takes no connection",
+                args.name
+            ))
+        }
+        _ => None,
+    };
+    let calls = match crate::run::invoke::build_calls(&cmd, inputs) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(e),
+    };
+    let services = crate::run::Services::new(
+        Arc::new(ws.registry.clone()),
+        RunOptions::default().files,
+        Mocks::default(),
+        16,
+        table,
+        (Value::Null, Value::Null),
+    );
+    let (out, retries) = rt.block_on(crate::run::invoke::call(
+        &cmd,
+        "command",
+        calls,
+        conn.as_ref(),
+        &services,
+    ));
+    let mut doc = serde_json::to_value(&out).unwrap_or(Value::Null);
+    doc["retries"] = Value::from(retries);
+    secrets.mask_value(&mut doc);
+    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    if out.failed() {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+/// Runs a connection's `TestConnection` command.
+pub fn connection_test(name: &str, connections: Option<&Path>, commands: &[PathBuf]) -> i32 {
+    let ws = match command_workspace(connections, commands) {
+        Ok(ws) => ws,
+        Err(code) => return code,
+    };
+    let Some((_, conn)) = ws.connections.get(name) else {
+        let known: Vec<&str> = ws.connections.keys().map(String::as_str).collect();
+        let hint = match crate::util::closest(name, known.iter().copied()) {
+            Some(c) => format!(" (did you mean `{c}`?)"),
+            None if known.is_empty() => " (pass the connections file with --connections)".into(),
+            None => format!(" (known: {})", known.join(", ")),
+        };
+        return fail(format!("there is no connection `{name}`{hint}"));
+    };
+    let prefix = crate::workspace::integration_prefix(&conn.integration.value);
+    let test = format!("{prefix}.TestConnection");
+    if ws.registry.get(&test).is_none() {
+        return fail(format!(
+            "integration `{}` has no TestConnection command",
+            conn.integration.value
+        ));
+    }
+    let code = command(CommandArgs {
+        name: test,
+        connection: Some(name.to_owned()),
+        inputs: Vec::new(),
+        connections: connections.map(Path::to_path_buf),
+        commands: commands.to_vec(),
+    });
+    match code {
+        EXIT_OK => eprintln!("connection `{name}` ({}): passed", conn.integration.value),
+        EXIT_FAILED => eprintln!("connection `{name}` ({}): FAILED", conn.integration.value),
+        _ => {}
+    }
+    code
 }
 
 /// For tests and `load_str` users: load a playbook from text, returning diagnostics on failure.

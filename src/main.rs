@@ -25,6 +25,12 @@ enum Cmd {
         /// Output format (github is chosen automatically when GITHUB_ACTIONS=true).
         #[arg(long, value_enum)]
         format: Option<Format>,
+        /// A connections file to check tasks' connections against.
+        #[arg(long)]
+        connections: Option<PathBuf>,
+        /// More directories of playbooks callable as commands.
+        #[arg(long = "commands", value_name = "DIR")]
+        commands: Vec<PathBuf>,
     },
     /// Run a playbook and print its run document (JSON) on stdout.
     Run {
@@ -53,6 +59,33 @@ enum Cmd {
         /// No progress lines on stderr.
         #[arg(long, short)]
         quiet: bool,
+        /// The connections file (integration commands' connections).
+        #[arg(long)]
+        connections: Option<PathBuf>,
+        /// More directories of playbooks callable as commands.
+        #[arg(long = "commands", value_name = "DIR")]
+        commands: Vec<PathBuf>,
+    },
+    /// Run one command and print its output model (the seed's "Test Command").
+    Command {
+        name: String,
+        /// The connection to use (integration commands).
+        #[arg(long)]
+        connection: Option<String>,
+        /// An input, NAME=VALUE (VALUE is JSON if it parses, else text).
+        #[arg(long = "input", value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        /// The connections file.
+        #[arg(long)]
+        connections: Option<PathBuf>,
+        /// Directories of integrations and playbooks to find the command in.
+        #[arg(long = "commands", value_name = "DIR")]
+        commands: Vec<PathBuf>,
+    },
+    /// Work with connections.
+    Connection {
+        #[command(subcommand)]
+        action: ConnectionAction,
     },
     /// Print the JSON Schema of a file kind (playbook, integration, connections, test).
     Schema {
@@ -67,6 +100,20 @@ enum Cmd {
 }
 
 #[derive(Subcommand)]
+enum ConnectionAction {
+    /// Run the connection's TestConnection command.
+    Test {
+        name: String,
+        /// The connections file.
+        #[arg(long)]
+        connections: Option<PathBuf>,
+        /// Directories of integrations.
+        #[arg(long = "commands", value_name = "DIR")]
+        commands: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum CommandsAction {
     /// Document one command: inputs, types, defaults, features.
     Show { name: String },
@@ -74,15 +121,19 @@ enum CommandsAction {
 
 fn main() {
     let code = match Cli::parse().command {
-        Cmd::Validate { paths, format } => {
-            let format = format.unwrap_or(
-                if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
-                    Format::Github
-                } else {
-                    Format::Human
-                },
-            );
-            cli::validate(&paths, format)
+        Cmd::Validate {
+            paths,
+            format,
+            connections,
+            commands,
+        } => {
+            let github = std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true");
+            let format = format.unwrap_or(if github {
+                Format::Github
+            } else {
+                Format::Human
+            });
+            cli::validate(&paths, format, connections.as_deref(), &commands)
         }
         Cmd::Run {
             playbook,
@@ -94,6 +145,8 @@ fn main() {
             draft,
             concurrency,
             quiet,
+            connections,
+            commands,
         } => cli::run(cli::RunArgs {
             playbook,
             incident,
@@ -104,7 +157,30 @@ fn main() {
             draft,
             concurrency: concurrency as usize,
             quiet,
+            connections,
+            commands,
         }),
+        Cmd::Command {
+            name,
+            connection,
+            inputs,
+            connections,
+            commands,
+        } => cli::command(cli::CommandArgs {
+            name,
+            connection,
+            inputs,
+            connections,
+            commands,
+        }),
+        Cmd::Connection {
+            action:
+                ConnectionAction::Test {
+                    name,
+                    connections,
+                    commands,
+                },
+        } => cli::connection_test(&name, connections.as_deref(), &commands),
         Cmd::Schema { kind } => cli::schema(kind.as_deref()),
         Cmd::Commands { action: None } => cli::list_commands(),
         Cmd::Commands {

@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Integrations shipped inside the binary (`playbooks/integrations/`).
-pub const BUILTIN_INTEGRATIONS: &[(&str, &str)] = &[];
+pub const BUILTIN_INTEGRATIONS: &[(&str, &str)] = &[(
+    "rest-api-callback.yaml",
+    include_str!("../playbooks/integrations/rest-api-callback.yaml"),
+)];
 
 /// The prefix of an integration's commands: its name without spaces or punctuation
 /// (`REST API Callback` → `RESTAPICallback.SendRequest`).
@@ -244,5 +247,32 @@ fn playbook_command(p: &Arc<Playbook>) -> Command {
             returns: "json_object".into(),
         },
         implementation: Implementation::Playbook(p.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_integrations_load_clean_and_register_their_commands() {
+        let ws = Workspace::new(Vec::new());
+        assert!(
+            ws.builtin_diagnostics.is_empty(),
+            "{:?}",
+            ws.builtin_diagnostics
+                .iter()
+                .map(|d| d.short())
+                .collect::<Vec<_>>()
+        );
+        let send = ws
+            .registry
+            .get("RESTAPICallback.SendRequest")
+            .expect("SendRequest registered");
+        assert_eq!(send.spec.display, "Send Request");
+        let names: Vec<&str> = send.spec.inputs.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["url", "method", "header", "body"]);
+        assert!(ws.registry.get("RESTAPICallback.TestConnection").is_some());
+        assert_eq!(integration_prefix("REST API Callback"), "RESTAPICallback");
     }
 }

@@ -94,8 +94,13 @@ impl Context for Scopes<'_> {
 /// Returns the output and the number of HTTP retries made.
 pub async fn execute(call: &Call<'_>) -> (OutputModel, u32) {
     let display = &call.command.display;
+    // Every declared input is readable; one not given is null (and fields holding it are omitted).
+    let mut input = call.args.clone();
+    for p in &call.command.inputs {
+        input.entry(p.name.clone()).or_insert(Value::Null);
+    }
     let base = Scopes {
-        input: Value::Object(call.args.clone()),
+        input: Value::Object(input),
         connector: call.connector,
         item: None,
         index: None,
@@ -210,10 +215,21 @@ impl OutputModel {
     fn with_status(mut self, code: u16) -> Self {
         if let Some(e) = &mut self.error {
             e.status_code = Some(code);
+            self.result = Value::String(e.render());
         }
         self
     }
 }
+
+/// Where APIs usually put their error text, for integrations that declare no `error_message`.
+const DEFAULT_ERROR_PATHS: &[&str] = &[
+    "$.error.message",
+    "$.error_description",
+    "$.message",
+    "$.detail",
+    "$.error",
+    "$.title",
+];
 
 fn network_error(e: &reqwest::Error, p: &Prepared) -> String {
     let host = p.url.host_str().unwrap_or("?");
@@ -337,8 +353,14 @@ fn to_output(
 
 /// The API's own error text, from the first of `paths` that finds any.
 fn error_message(paths: &[crate::model::Sp<String>], raw: &Value) -> Option<String> {
+    let declared: Vec<&str> = paths.iter().map(|p| p.value.as_str()).collect();
+    let paths = if declared.is_empty() {
+        DEFAULT_ERROR_PATHS
+    } else {
+        &declared[..]
+    };
     for p in paths {
-        let Ok(q) = crate::jsonpath::parse(&p.value) else {
+        let Ok(q) = crate::jsonpath::parse(p) else {
             continue;
         };
         let found: Vec<String> = q

@@ -137,3 +137,23 @@ pub fn run_document(pb: &Playbook, r: &RunResult) -> Value {
         "tasks": tasks,
     })
 }
+
+/// Runs a playbook of a workspace with the workspace's connections, and returns the run
+/// document with every secret masked.
+pub async fn run_in_workspace(
+    ws: &crate::workspace::Workspace,
+    pb: Arc<Playbook>,
+    data: RunData,
+    mut opts: RunOptions,
+) -> (RunResult, Value) {
+    let table = ConnectionTable::build(ws);
+    let secrets = table.secrets.clone();
+    opts.connections = table;
+    opts.progress.secrets.extend(&secrets);
+    let (plan, _) = crate::plan::plan(&pb);
+    let registry = Arc::new(ws.registry.clone());
+    let result = run_playbook(pb.clone(), Arc::new(plan), registry, data, opts).await;
+    let mut doc = run_document(&pb, &result);
+    secrets.mask_value(&mut doc);
+    (result, doc)
+}

@@ -1,0 +1,284 @@
+//! Integration commands over HTTP against a local mock server (wiremock): URL joining, auth,
+//! headers, bodies, the seed's error shape, retries with Retry-After, timeouts, for_each,
+//! response limits, and secrets that never appear in the run document.
+
+use codeless::load::load_str;
+use codeless::model::Document;
+use codeless::run::{run_in_workspace, RunData, RunOptions};
+use codeless::workspace::Workspace;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+/// Runs `playbook` (YAML) with `connections` (YAML) and optional extra files.
+async fn run(playbook: &str, connections: &str, extra: &[(&str, &str)]) -> Value {
+    let mut loaded = vec![
+        load_str("p.yaml", playbook),
+        load_str("c.yaml", connections),
+    ];
+    for (name, text) in extra {
+        loaded.push(load_str(name, *text));
+    }
+    let ws = Workspace::new(loaded);
+    let diags = ws.diagnostics();
+    assert!(
+        !Workspace::has_errors(&diags),
+        "{:?}",
+        diags.iter().map(|d| d.short()).collect::<Vec<_>>()
+    );
+    let Some(Document::Playbook(pb)) = ws.loaded[0].document.clone() else {
+        panic!("not a playbook")
+    };
+    let data = RunData {
+        incident: json!({"title": "t"}),
+        inputs: json!({}),
+        ..RunData::default()
+    };
+    run_in_workspace(&ws, pb, data, RunOptions::default())
+        .await
+        .1
+}
+
+fn conn(url: &str, extra: &str) -> String {
+    format!("kind: connections\nconnections:\n  api:\n    integration: REST API Callback\n    params: {{ requesturl: \"{url}\"{extra} }}\n")
+}
+
+fn send(input: &str) -> String {
+    format!("kind: playbook\nname: T\ntasks:\n  call:\n    command: RESTAPICallback.SendRequest\n    input: {input}\n")
+}
+
+#[tokio::test]
+async fn send_request_joins_the_url_and_sends_bearer_auth_headers_and_json() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/alerts"))
+        .and(header("authorization", "Bearer tok-abcdef-123"))
+        .and(header("x-tenant", "acme"))
+        .and(body_json(json!({"alert": "t", "n": 3})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "A-1", "ok": true})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let doc = run(
+        &send("{ url: /alerts, method: POST, header: { X-Tenant: \"{{connector.tenant}}\" }, body: { alert: <<incident.title>>, n: 3, gone: null } }"),
+        &conn(&format!("{}/api/v2/", server.uri()), ", auth: bearer, bearertoken: tok-abcdef-123, tenant: acme"),
+        &[],
+    )
+    .await;
+    let t = &doc["tasks"]["call"];
+    assert_eq!(t["status"], "Successful", "{t}");
+    assert_eq!(t["returnData"], "Successful");
+    assert_eq!(t["rawData"], json!({"id": "A-1", "ok": true}));
+}
+
+#[tokio::test]
+async fn basic_auth_and_absolute_urls() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/elsewhere"))
+        .and(header(
+            "authorization",
+            "Basic YW5hbHlzdDpzM2NyZXQtcGFzcw==",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_string("plain ok"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let doc = run(
+        &send(&format!("{{ url: \"{}/elsewhere\" }}", server.uri())),
+        &conn(
+            "http://127.0.0.1:9/unused",
+            ", auth: basic, username: analyst, password: s3cret-pass",
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(doc["tasks"]["call"]["rawData"], "plain ok");
+}
+
+#[tokio::test]
+async fn http_errors_take_the_seeds_shape_with_the_api_message() {
+    let server = MockServer::start().await;
+    Mock::given(path("/json"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"error": {"message": "bad field `x`"}})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/text"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("Internal Server Error"))
+        .mount(&server)
+        .await;
+    let pb = "kind: playbook\nname: T\ntasks:\n  a: { command: RESTAPICallback.SendRequest, input: { url: /json }, on_error: continue }\n  b: { command: RESTAPICallback.SendRequest, input: { url: /text }, on_error: continue }\n";
+    let doc = run(pb, &conn(&server.uri(), ""), &[]).await;
+    let a = &doc["tasks"]["a"]["error"];
+    assert_eq!(
+        a,
+        &json!({"indicator": "Send Request failed.", "status_code": 400, "message": "bad field `x`"})
+    );
+    let b = &doc["tasks"]["b"];
+    assert_eq!(b["error"]["message"], "Internal Server Error");
+    assert_eq!(
+        b["result"],
+        "Send Request failed. Status Code: 500. Message: Internal Server Error"
+    );
+    assert_eq!(doc["status"], "Partially Successful");
+}
+
+#[tokio::test]
+async fn retries_honour_retry_after_and_are_counted() {
+    let server = MockServer::start().await;
+    Mock::given(path("/busy"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/busy"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": 1})))
+        .mount(&server)
+        .await;
+    let t = Instant::now();
+    let doc = run(&send("{ url: /busy }"), &conn(&server.uri(), ""), &[]).await;
+    let waited = t.elapsed();
+    assert_eq!(doc["tasks"]["call"]["status"], "Successful");
+    assert_eq!(doc["tasks"]["call"]["retries"], 1);
+    assert!(
+        waited >= Duration::from_millis(950),
+        "Retry-After: 1 was not honoured ({waited:?})"
+    );
+}
+
+const SLOW_INTEGRATION: &str = "kind: integration\nname: Slow API\nconnection:\n  - { name: url, display: URL, required: true }\nhttp:\n  base_url: <<connector.url>>\n  timeout: 0.3\ncommands:\n  Get:\n    display: Get\n    inputs: [ { name: ids, display: IDs, type: text_array } ]\n    request: { path: /items/<<item>>, for_each: <<input.ids>> }\n    key_fields: { name: $.name }\n";
+
+#[tokio::test]
+async fn request_timeouts_and_for_each_partial_success() {
+    let server = MockServer::start().await;
+    Mock::given(path("/items/1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"name": "one"})))
+        .mount(&server)
+        .await;
+    Mock::given(path("/items/2"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    Mock::given(path("/items/3"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"detail": "no item 3"})))
+        .mount(&server)
+        .await;
+    let pb = "kind: playbook\nname: T\ntasks:\n  get: { command: SlowAPI.Get, input: { ids: [\"1\", \"2\", \"3\"] } }\n";
+    let conns = format!("kind: connections\nconnections:\n  slow: {{ integration: Slow API, params: {{ url: \"{}\" }} }}\n", server.uri());
+    let t = Instant::now();
+    let doc = run(pb, &conns, &[("i.yaml", SLOW_INTEGRATION)]).await;
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "the 0.3 s request timeout was not applied"
+    );
+    let g = &doc["tasks"]["get"];
+    assert_eq!(g["status"], "Partially Successful", "{g}");
+    assert_eq!(g["keyFields"]["name"], json!(["one", null, null]));
+    let result = g["result"].as_str().unwrap();
+    assert!(result.contains("1 of 3 items succeeded"), "{result}");
+    assert!(result.contains("timed out after 0.3 s"), "{result}");
+    assert!(
+        result.contains("Status Code: 404. Message: no item 3"),
+        "{result}"
+    );
+}
+
+#[tokio::test]
+async fn garbage_and_oversized_responses_do_not_break_the_run() {
+    let server = MockServer::start().await;
+    Mock::given(path("/garbage"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/json")
+                .set_body_string("{not json"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/huge"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 17 * 1024 * 1024]))
+        .mount(&server)
+        .await;
+    let pb = "kind: playbook\nname: T\ntasks:\n  g: { command: RESTAPICallback.SendRequest, input: { url: /garbage }, next: [h] }\n  h: { command: RESTAPICallback.SendRequest, input: { url: /huge } }\n";
+    let doc = run(pb, &conn(&server.uri(), ""), &[]).await;
+    assert_eq!(doc["tasks"]["g"]["rawData"], "{not json");
+    assert_eq!(doc["tasks"]["h"]["status"], "Failed");
+    let msg = doc["tasks"]["h"]["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("the limit is 16777216 bytes"), "{msg}");
+}
+
+#[tokio::test]
+async fn network_errors_are_clear() {
+    let doc = run(&send("{ url: /x }"), &conn("http://127.0.0.1:9", ""), &[]).await;
+    let msg = doc["tasks"]["call"]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(msg.starts_with("cannot connect to 127.0.0.1"), "{msg}");
+    let doc = run(&send("{ url: /x }"), &conn("not a url", ""), &[]).await;
+    let msg = doc["tasks"]["call"]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        msg.contains("is not a valid URL") || msg.contains("is not an absolute URL"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn secrets_never_appear_in_the_run_document() {
+    let server = MockServer::start().await;
+    // An echo server: it returns the request's headers, as httpbin's /anything does.
+    Mock::given(path("/echo"))
+        .respond_with(|req: &Request| {
+            let headers: serde_json::Map<String, Value> = req.headers.iter().map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or("")))).collect();
+            ResponseTemplate::new(401).set_body_json(json!({"headers": headers, "message": format!("bad token {}", req.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or(""))}))
+        })
+        .mount(&server)
+        .await;
+    Mock::given(path("/q"))
+        .and(query_param("key", "sk-topsecret-987654"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"echo": "sk-topsecret-987654"})),
+        )
+        .mount(&server)
+        .await;
+    let pb = "kind: playbook\nname: T\noutputs:\n  leak: <<tasks.q.rawData.echo>>\ntasks:\n  e: { command: RESTAPICallback.SendRequest, input: { url: /echo }, on_error: continue, next: [q] }\n  q: { command: RESTAPICallback.SendRequest, input: { url: \"/q?key={{connector.bearertoken}}\" } }\n";
+    let doc = run(
+        pb,
+        &conn(
+            &server.uri(),
+            ", auth: bearer, bearertoken: sk-topsecret-987654",
+        ),
+        &[],
+    )
+    .await;
+    let text = doc.to_string();
+    assert!(
+        !text.contains("sk-topsecret-987654"),
+        "secret leaked: {text}"
+    );
+    assert!(text.contains("Bearer *****"), "{text}");
+    assert_eq!(doc["outputs"]["leak"], "*****");
+    assert_eq!(doc["tasks"]["q"]["status"], "Successful");
+}
+
+#[tokio::test]
+async fn missing_required_connection_parameters_fail_the_task() {
+    let integration = "kind: integration\nname: Needy\nconnection:\n  - { name: serverurl, display: Server URL, required: true, default: \"http://127.0.0.1:9\" }\n  - { name: apikey, display: API Key, required: true, sensitive: true }\ncommands:\n  Ping: { request: { path: /ping } }\n";
+    let pb = "kind: playbook\nname: T\ntasks:\n  p: { command: Needy.Ping }\n";
+    let doc = run(
+        pb,
+        "kind: connections\nconnections: {}\n",
+        &[("i.yaml", integration)],
+    )
+    .await;
+    assert_eq!(
+        doc["tasks"]["p"]["error"]["message"],
+        "Server URL, API Key are all required. Missing in connection `(defaults)`: API Key."
+    );
+}
