@@ -451,6 +451,16 @@ pub fn command(args: CommandArgs) -> i32 {
         }
         _ => None,
     };
+    // Inputs typed on the command line are authored, not data: `{{connector.X}}` / `<<connector.X>>`
+    // in them are resolved against the connection, as the seed's Test Command does.
+    let connector = conn
+        .as_ref()
+        .map(|c| c.params.clone())
+        .unwrap_or(Value::Null);
+    let inputs = match resolve_cli_templates(inputs, &connector) {
+        Ok(i) => i,
+        Err(e) => return fail(secrets.mask(&e)),
+    };
     let calls = match crate::run::invoke::build_calls(&cmd, inputs) {
         Ok(c) => c,
         Err(e) => return fail(e),
@@ -554,4 +564,50 @@ pub fn schema(kind: Option<&str>) -> i32 {
             EXIT_OK
         }
     }
+}
+
+/// Resolves `<<connector.*>>` (and `{{connector.*}}`) in command-line inputs.
+fn resolve_cli_templates(
+    inputs: Map<String, Value>,
+    connector: &Value,
+) -> Result<Map<String, Value>, String> {
+    struct Only<'a>(&'a Value);
+    impl crate::template::Context for Only<'_> {
+        fn scope(&self, s: &crate::template::Scope) -> Result<&Value, String> {
+            match s {
+                crate::template::Scope::Connector if !self.0.is_null() => Ok(self.0),
+                _ => Err("command-line inputs can read only `connector` (of an integration command's connection)".into()),
+            }
+        }
+    }
+    fn walk(v: Value, ctx: &Only, name: &str) -> Result<Value, String> {
+        match v {
+            Value::String(s) => match crate::template::parse_template(&s) {
+                Ok(t) if t.has_exprs() => {
+                    t.resolve(ctx).map_err(|e| format!("--input {name}: {e}"))
+                }
+                Ok(t) => Ok(Value::String(t.literal().unwrap_or(s))),
+                Err(errs) => Err(format!(
+                    "--input {name}: {}",
+                    errs.first().map(|e| e.message.clone()).unwrap_or_default()
+                )),
+            },
+            Value::Array(a) => a
+                .into_iter()
+                .map(|x| walk(x, ctx, name))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            Value::Object(o) => o
+                .into_iter()
+                .map(|(k, x)| walk(x, ctx, name).map(|x| (k, x)))
+                .collect::<Result<Map<_, _>, _>>()
+                .map(Value::Object),
+            other => Ok(other),
+        }
+    }
+    let ctx = Only(connector);
+    inputs
+        .into_iter()
+        .map(|(k, v)| walk(v, &ctx, &k).map(|v| (k, v)))
+        .collect()
 }

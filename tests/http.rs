@@ -282,3 +282,38 @@ async fn missing_required_connection_parameters_fail_the_task() {
         "Server URL, API Key are all required. Missing in connection `(defaults)`: API Key."
     );
 }
+
+#[tokio::test]
+async fn tls_failures_redirect_loops_and_bad_headers_fail_clearly() {
+    let server = MockServer::start().await;
+    Mock::given(path("/loop"))
+        .respond_with(ResponseTemplate::new(302).insert_header("Location", "/loop"))
+        .mount(&server)
+        .await;
+    let pb = "kind: playbook\nname: T\ntasks:\n  tls: { command: RESTAPICallback.SendRequest, input: { url: /x }, connection: tls, on_error: continue }\n  loop: { command: RESTAPICallback.SendRequest, input: { url: /loop }, connection: plain, on_error: continue }\n  hdr: { command: RESTAPICallback.SendRequest, input: { url: /x, header: { X-Bad: \"a\\nb\" } }, connection: plain, on_error: continue }\n";
+    let plain = server.uri();
+    let tls = plain.replace("http://", "https://");
+    let conns = format!("kind: connections\nconnections:\n  plain: {{ integration: REST API Callback, params: {{ requesturl: \"{plain}\" }} }}\n  tls: {{ integration: REST API Callback, params: {{ requesturl: \"{tls}\" }} }}\n");
+    let doc = run(pb, &conns, &[]).await;
+    let msg = |t: &str| {
+        doc["tasks"][t]["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        msg("tls").starts_with("cannot connect to 127.0.0.1")
+            || msg("tls").starts_with("request to 127.0.0.1 failed"),
+        "{}",
+        msg("tls")
+    );
+    assert_eq!(
+        msg("loop"),
+        "too many redirects from 127.0.0.1 (a redirect loop?)"
+    );
+    assert_eq!(
+        msg("hdr"),
+        "the value of header `X-Bad` has characters a header cannot carry"
+    );
+    assert_eq!(doc["status"], "Partially Successful");
+}
