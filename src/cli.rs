@@ -66,7 +66,8 @@ pub fn validate(
     let ws = Workspace::load(&files);
     let diags = ws.diagnostics();
     let color = std::io::stdout().is_terminal();
-    print!("{}", render(&diags, ws.checked_files(), format, color));
+    let rendered = render(&diags, ws.checked_files(), format, color);
+    print!("{}", ws.literal_secrets().mask(&rendered));
     if Workspace::has_errors(&diags) {
         EXIT_FAILED
     } else {

@@ -149,7 +149,7 @@ fn sarif(diags: &[Diagnostic]) -> String {
                 "name": r.name,
                 "shortDescription": {"text": r.summary},
                 "fullDescription": {"text": r.summary},
-                "defaultConfiguration": {"level": if r.code == "G003" { "warning" } else { "error" }},
+                "defaultConfiguration": {"level": if matches!(r.code, "G003" | "I004" | "I006" | "N004") { "warning" } else { "error" }},
             })
         })
         .collect();

@@ -198,6 +198,8 @@ pub struct IntegrationFile {
     description: Option<String>,
     /// Connection parameters, read as `<<connector.NAME>>`.
     connection: Option<Vec<ConnParam>>,
+    /// Connections may add parameters the integration does not declare (read as `{{connector.NAME}}`).
+    custom_parameters: Option<bool>,
     http: Option<Http>,
     /// Internal name (PascalCase of the display name) → command.
     commands: IndexMap<String, IntegrationCommand>,

@@ -150,6 +150,28 @@ impl Workspace {
         out
     }
 
+    /// Values of sensitive parameters written literally in connections files (masked in any
+    /// output, including source snippets of diagnostics).
+    pub fn literal_secrets(&self) -> crate::secrets::Secrets {
+        let mut s = crate::secrets::Secrets::default();
+        for (_, conn) in self.connections.values() {
+            let Some(i) = self
+                .integrations
+                .get(&integration_prefix(&conn.integration.value))
+            else {
+                continue;
+            };
+            for p in i.connection.iter().filter(|p| p.sensitive) {
+                if let Some((_, serde_json::Value::String(v))) = conn.params.get(&p.name.value) {
+                    if !v.contains("${") {
+                        s.add(v);
+                    }
+                }
+            }
+        }
+        s
+    }
+
     pub fn has_errors(diags: &[Diagnostic]) -> bool {
         diags.iter().any(|d| d.severity == Severity::Error)
     }

@@ -44,6 +44,9 @@ pub(crate) fn integration(r: &mut Reader, root: &Node) -> Option<IntegrationFile
         name,
         description,
         connection,
+        custom_parameters: r
+            .opt_bool(&o, "custom_parameters", "the integration")
+            .unwrap_or(false),
         http,
         commands,
     })

@@ -44,6 +44,7 @@ pub const INTEGRATION_KEYS: &[&str] = &[
     "name",
     "description",
     "connection",
+    "custom_parameters",
     "http",
     "commands",
 ];

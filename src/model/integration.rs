@@ -14,6 +14,8 @@ pub struct IntegrationFile {
     pub name: Sp<String>,
     pub description: String,
     pub connection: Vec<ConnParam>,
+    /// Connections may carry parameters the integration does not declare (REST API Callback).
+    pub custom_parameters: bool,
     pub http: HttpDefaults,
     pub commands: IndexMap<String, IntegrationCommand>,
 }

@@ -29,6 +29,19 @@ pub fn check_loaded(loaded: &Loaded, ws: &Workspace) -> Vec<Diagnostic> {
         diags.extend(graph_diags);
         diags.extend(check_playbook(pb, &plan, &catalog));
     }
+    if let Some(Document::Integration(i)) = &loaded.document {
+        rules::integrations::check(i, &mut diags);
+        for c in i.commands.values() {
+            if let crate::model::CommandImpl::Tasks(body) = &c.implementation {
+                let (plan, graph_diags) = crate::plan::plan(body);
+                diags.extend(graph_diags);
+                diags.extend(check_playbook(body, &plan, &catalog));
+            }
+        }
+    }
+    if let Some(Document::Connections(c)) = &loaded.document {
+        rules::connections::check(c, ws, &mut diags);
+    }
     diags
 }
 
@@ -37,5 +50,6 @@ pub fn check_playbook(pb: &Playbook, plan: &Plan, catalog: &Catalog) -> Vec<Diag
     let mut out = Vec::new();
     rules::commands::check(pb, catalog, &mut out);
     rules::references::check(pb, plan, catalog, &mut out);
+    rules::task_connections::check(pb, catalog, &mut out);
     out
 }

@@ -2,4 +2,7 @@
 //! T/J (templates and JSONPath).
 
 pub mod commands;
+pub mod connections;
+pub mod integrations;
 pub mod references;
+pub mod task_connections;
