@@ -334,6 +334,8 @@ struct Request {
     return_data: Option<String>,
     /// JSONPath into the response for the result summary.
     result: Option<String>,
+    /// Save the response body in the file store under this name (returnData is the file ID).
+    save_file: Option<String>,
     timeout: Option<f64>,
 }
 

@@ -317,3 +317,101 @@ async fn tls_failures_redirect_loops_and_bad_headers_fail_clearly() {
     );
     assert_eq!(doc["status"], "Partially Successful");
 }
+
+const FILES_INTEGRATION: &str = r#"kind: integration
+name: Files API
+connection:
+  - { name: url, display: URL, required: true }
+  - { name: team, display: Team, default: blue }
+http:
+  base_url: <<connector.url>>
+commands:
+  Upload:
+    display: Upload
+    inputs:
+      - { name: file_id, display: File ID, type: file, required: true }
+      - { name: purpose, display: Purpose, type: text, default: evidence }
+    request:
+      method: POST
+      path: /upload
+      multipart: { file: { file: <<input.file_id>> }, purpose: <<input.purpose>> }
+  Note:
+    display: Note
+    inputs: [ { name: text, display: Text, type: text, required: true } ]
+    request: { method: POST, path: /note, form: { text: <<input.text>>, skip: null } }
+  Download:
+    display: Download
+    inputs: [ { name: name, display: Name, type: text, required: true } ]
+    request: { path: /download, save_file: <<input.name>> }
+  Describe:
+    display: Describe
+    inputs: [ { name: what, display: What, type: text, required: true } ]
+    tasks:
+      say:
+        command: concatToRear
+        input: { input: "<<input.what>> for team ", value: <<connector.team>> }
+    outputs:
+      returnData: <<tasks.say.returnData>>
+      rawData: { said: <<tasks.say.returnData>> }
+"#;
+
+#[tokio::test]
+async fn files_travel_as_multipart_and_come_back_from_downloads() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/upload"))
+        .respond_with(|req: &Request| {
+            let body = String::from_utf8_lossy(&req.body).into_owned();
+            let ct = req
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            ResponseTemplate::new(200).set_body_json(json!({"content_type": ct, "body": body}))
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/note"))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .respond_with(|req: &Request| {
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"form": String::from_utf8_lossy(&req.body)}))
+        })
+        .mount(&server)
+        .await;
+    Mock::given(path("/download"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/plain")
+                .set_body_string("line one\nline two"),
+        )
+        .mount(&server)
+        .await;
+    let pb = "kind: playbook\nname: T\ntasks:\n  make: { command: CreateFileFromTextArray, input: { input: [\"alpha\", \"beta\"], file_name: triage.log }, next: [upload, note, download, describe] }\n  upload: { command: FilesAPI.Upload, input: { file_id: <<tasks.make.returnData>> } }\n  note: { command: FilesAPI.Note, input: { text: \"a&b c\" } }\n  download: { command: FilesAPI.Download, input: { name: report.txt }, next: [read] }\n  read: { command: readFileText, input: { file_id: <<tasks.download.returnData>> } }\n  describe: { command: FilesAPI.Describe, input: { what: Phish } }\n";
+    let conns = format!("kind: connections\nconnections:\n  f: {{ integration: Files API, params: {{ url: \"{}\" }} }}\n", server.uri());
+    let doc = run(pb, &conns, &[("i.yaml", FILES_INTEGRATION)]).await;
+    assert_eq!(doc["status"], "Successful", "{doc}");
+    let up = &doc["tasks"]["upload"]["rawData"];
+    assert!(up["content_type"]
+        .as_str()
+        .unwrap()
+        .starts_with("multipart/form-data; boundary="));
+    let body = up["body"].as_str().unwrap();
+    assert!(
+        body.contains("name=\"file\"; filename=\"triage.log\""),
+        "{body}"
+    );
+    assert!(body.contains("alpha\nbeta"), "{body}");
+    assert!(body.contains("name=\"purpose\"\r\n\r\nevidence"), "{body}");
+    assert_eq!(doc["tasks"]["note"]["rawData"]["form"], "text=a%26b+c");
+    let dl = &doc["tasks"]["download"];
+    assert_eq!(dl["rawData"]["name"], "report.txt");
+    assert_eq!(dl["rawData"]["content_type"], "text/plain");
+    assert_eq!(dl["rawData"]["size"], 17);
+    assert_eq!(doc["tasks"]["read"]["returnData"], "line one\nline two");
+    let d = &doc["tasks"]["describe"];
+    assert_eq!(d["returnData"], "Phish for team blue");
+    assert_eq!(d["rawData"], json!({"said": "Phish for team blue"}));
+}

@@ -207,6 +207,15 @@ async fn execute_one(call: &Call<'_>, scopes: &Scopes<'_>) -> (OutputModel, u32)
             Ok(b) => b,
             Err(e) => return (fail(display, e).with_status(status.as_u16()), retries),
         };
+        if status.is_success() {
+            if let Some(name) = &call.request.save_file {
+                let out = match text_of(name, scopes, "save_file") {
+                    Ok(name) => save_output(call, &prepared, &name, body),
+                    Err(e) => fail(display, e),
+                };
+                return (out, retries);
+            }
+        }
         return (to_output(call, status, body), retries);
     }
 }
@@ -684,5 +693,48 @@ mod tests {
             "https://other/y"
         );
         assert_eq!(join_url("https://api.x/v1", "?a=1"), "https://api.x/v1?a=1");
+    }
+}
+
+/// A successful response saved as a file: returnData is its ID, rawData its metadata.
+fn save_output(
+    call: &Call<'_>,
+    p: &Prepared,
+    name: &str,
+    (content_type, body): (Option<String>, Vec<u8>),
+) -> OutputModel {
+    let name = if name.trim().is_empty() {
+        "download"
+    } else {
+        name.trim()
+    };
+    let content_type = content_type.unwrap_or_else(|| "application/octet-stream".into());
+    let source = format!("{} {}", call.command.display, p.url);
+    match call.files.put(name, &content_type, &body, &source) {
+        Ok(meta) => {
+            let raw = serde_json::to_value(&meta).unwrap_or(Value::Null);
+            let specs: Vec<_> = call
+                .command
+                .key_fields
+                .iter()
+                .map(|(k, _)| k.clone())
+                .collect();
+            OutputModel {
+                status: Status::Successful,
+                return_data: Value::String(meta.id.clone()),
+                result: Value::String(format!(
+                    "saved {} ({} bytes) as file {}",
+                    meta.name, meta.size, meta.id
+                )),
+                key_fields: extract_key_fields(&specs, &raw),
+                raw_data: raw,
+                error: None,
+                passdown: Value::Null,
+            }
+        }
+        Err(e) => fail(
+            &call.command.display,
+            format!("cannot save the response as a file: {e}"),
+        ),
     }
 }

@@ -277,7 +277,20 @@ fn command(r: &mut Reader, name: Sp<String>, node: &Node) -> Option<IntegrationC
                 name: name.clone(),
                 description: String::new(),
                 status: Sp::new(Default::default(), name.span),
-                inputs: Vec::new(),
+                // The body reads the command's inputs as <<input.*>>.
+                inputs: inputs
+                    .iter()
+                    .zip(&input_spans)
+                    .map(|(p, span)| crate::model::InputDecl {
+                        name: Sp::new(p.name.clone(), *span),
+                        display: Some(p.display.clone()),
+                        ty: p.ty,
+                        required: p.required,
+                        default: p.default.clone(),
+                        options: p.options.clone(),
+                        description: p.description.clone(),
+                    })
+                    .collect(),
                 outputs,
                 tasks: tasks(r, t),
                 tasks_span: t.span,
@@ -372,6 +385,7 @@ fn request(r: &mut Reader, node: &Node) -> Option<HttpRequest> {
         for_each: o.get("for_each").map(|n| r.tvalue(n)),
         return_data: r.opt_text(&o, "return_data", "`request`"),
         result: r.opt_text(&o, "result", "`request`"),
+        save_file: o.get("save_file").map(|n| r.tvalue(n)),
         timeout: r.opt_number(&o, "timeout", "`request`").map(|t| t.value),
         span: node.span,
     })

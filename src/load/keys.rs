@@ -109,6 +109,7 @@ pub const REQUEST_KEYS: &[&str] = &[
     "for_each",
     "return_data",
     "result",
+    "save_file",
     "timeout",
 ];
 

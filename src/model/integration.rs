@@ -123,6 +123,8 @@ pub struct HttpRequest {
     pub return_data: Option<Sp<String>>,
     /// JSONPath into the response for the result summary.
     pub result: Option<Sp<String>>,
+    /// Save the response body in the file store under this name; returnData is the file ID.
+    pub save_file: Option<TValue>,
     pub timeout: Option<f64>,
     pub span: Span,
 }

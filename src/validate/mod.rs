@@ -15,6 +15,9 @@ use crate::workspace::Workspace;
 pub struct Catalog<'a> {
     pub registry: &'a Registry,
     pub workspace: Option<&'a Workspace>,
+    /// Set while checking the `tasks:` body of an integration command: its tasks read that
+    /// integration's connection as `<<connector.*>>`.
+    pub integration_body: Option<&'a crate::model::IntegrationFile>,
 }
 
 /// All diagnostics of one loaded file in the context of its workspace.
@@ -23,6 +26,7 @@ pub fn check_loaded(loaded: &Loaded, ws: &Workspace) -> Vec<Diagnostic> {
     let catalog = Catalog {
         registry: &ws.registry,
         workspace: Some(ws),
+        integration_body: None,
     };
     if let Some(Document::Playbook(pb)) = &loaded.document {
         let (plan, graph_diags) = crate::plan::plan(pb);
@@ -35,7 +39,11 @@ pub fn check_loaded(loaded: &Loaded, ws: &Workspace) -> Vec<Diagnostic> {
             if let crate::model::CommandImpl::Tasks(body) = &c.implementation {
                 let (plan, graph_diags) = crate::plan::plan(body);
                 diags.extend(graph_diags);
-                diags.extend(check_playbook(body, &plan, &catalog));
+                let body_catalog = Catalog {
+                    integration_body: Some(i),
+                    ..catalog
+                };
+                diags.extend(check_playbook(body, &plan, &body_catalog));
             }
         }
     }

@@ -25,9 +25,11 @@ pub fn check(pb: &Playbook, catalog: &Catalog, out: &mut Vec<Diagnostic>) {
         else {
             continue;
         };
+        // A task's connector: its integration command's, or, in an integration command's
+        // `tasks:` body, that integration's.
         let integration = match &cmd.implementation {
-            Implementation::Integration { integration, .. } => Some(integration),
-            _ => None,
+            Implementation::Integration { integration, .. } => Some(&**integration),
+            _ => catalog.integration_body,
         };
         if let Some(conn) = &task.connection {
             match (integration, ws) {
