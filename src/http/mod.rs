@@ -673,29 +673,6 @@ fn build(client: &reqwest::Client, p: &Prepared) -> reqwest::RequestBuilder {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::join_url;
-
-    #[test]
-    fn urls_join_like_people_expect() {
-        assert_eq!(
-            join_url("https://api.x/v1/", "/models"),
-            "https://api.x/v1/models"
-        );
-        assert_eq!(
-            join_url("https://api.x/v1", "models"),
-            "https://api.x/v1/models"
-        );
-        assert_eq!(join_url("https://api.x/v1", ""), "https://api.x/v1");
-        assert_eq!(
-            join_url("https://api.x/v1", "https://other/y"),
-            "https://other/y"
-        );
-        assert_eq!(join_url("https://api.x/v1", "?a=1"), "https://api.x/v1?a=1");
-    }
-}
-
 /// A successful response saved as a file: returnData is its ID, rawData its metadata.
 fn save_output(
     call: &Call<'_>,
@@ -736,5 +713,28 @@ fn save_output(
             &call.command.display,
             format!("cannot save the response as a file: {e}"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_url;
+
+    #[test]
+    fn urls_join_like_people_expect() {
+        assert_eq!(
+            join_url("https://api.x/v1/", "/models"),
+            "https://api.x/v1/models"
+        );
+        assert_eq!(
+            join_url("https://api.x/v1", "models"),
+            "https://api.x/v1/models"
+        );
+        assert_eq!(join_url("https://api.x/v1", ""), "https://api.x/v1");
+        assert_eq!(
+            join_url("https://api.x/v1", "https://other/y"),
+            "https://other/y"
+        );
+        assert_eq!(join_url("https://api.x/v1", "?a=1"), "https://api.x/v1?a=1");
     }
 }
