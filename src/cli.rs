@@ -100,6 +100,7 @@ pub struct RunArgs {
     pub quiet: bool,
     pub connections: Option<PathBuf>,
     pub commands: Vec<PathBuf>,
+    pub trace: Option<PathBuf>,
 }
 
 fn fail(msg: impl std::fmt::Display) -> i32 {
@@ -204,6 +205,13 @@ pub fn run(args: RunArgs) -> i32 {
         connections,
         ..RunOptions::default()
     };
+    let mut opts = opts;
+    if let Some(path) = &args.trace {
+        match crate::run::trace::Trace::to_file(path, secrets.clone()) {
+            Ok(t) => opts.trace = Arc::new(t),
+            Err(e) => return fail(e),
+        }
+    }
     let data = RunData {
         incident,
         event,

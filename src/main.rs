@@ -65,6 +65,9 @@ enum Cmd {
         /// More directories of playbooks callable as commands.
         #[arg(long = "commands", value_name = "DIR")]
         commands: Vec<PathBuf>,
+        /// Write one JSON line per event (task started/retried/finished...) to FILE.
+        #[arg(long)]
+        trace: Option<PathBuf>,
     },
     /// Run one command and print its output model (the seed's "Test Command").
     Command {
@@ -147,6 +150,7 @@ fn main() {
             quiet,
             connections,
             commands,
+            trace,
         } => cli::run(cli::RunArgs {
             playbook,
             incident,
@@ -159,6 +163,7 @@ fn main() {
             quiet,
             connections,
             commands,
+            trace,
         }),
         Cmd::Command {
             name,

@@ -267,3 +267,44 @@ fn commands_are_listed_and_documented() {
     assert_eq!(code(&o), 2);
     assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean `concatToRear`?"));
 }
+
+#[test]
+fn trace_writes_one_json_line_per_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let o = codeless(&[
+        "run",
+        "tests/fixtures/ok.yaml",
+        "--incident",
+        "tests/fixtures/incident.json",
+        "-q",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0);
+    let events: Vec<Value> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "run_started",
+            "task_started",
+            "task_finished",
+            "run_finished"
+        ]
+    );
+    assert_eq!(
+        events[1]["inputs"],
+        serde_json::json!({"input": "Phish", "value": "!"})
+    );
+    assert_eq!(events[2]["output"]["returnData"], "Phish!");
+    assert_eq!(events[3]["status"], "Successful");
+    assert!(events[2]["duration_ms"].as_f64().is_some());
+}

@@ -42,6 +42,7 @@ fn json(o: &Output) -> Value {
 #[ignore = "needs the oracles: scripts/conformance.sh"]
 fn send_request_against_httpbin() {
     let incident = std::env::temp_dir().join("codeless-conformance-incident.json");
+    let trace = std::env::temp_dir().join("codeless-conformance-trace.jsonl");
     std::fs::write(
         &incident,
         r#"{"id": "INC-7", "title": "Phish <<connector.bearertoken>>", "ips": ["203.0.113.7"]}"#,
@@ -54,8 +55,23 @@ fn send_request_against_httpbin() {
         "tests/conformance/connections.yaml",
         "--incident",
         incident.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
         "-q",
     ]);
+    // The trace shows the HTTP retries, and no secret in any form.
+    let lines = std::fs::read_to_string(&trace).unwrap();
+    let retries: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["event"] == "http_retry")
+        .collect();
+    assert_eq!(retries.len(), 2, "{lines}");
+    assert_eq!(retries[0]["status"], 429);
+    assert_eq!(retries[0]["task"], "rate_limited");
+    for s in SECRETS {
+        assert!(!lines.contains(s), "secret {s} in the trace");
+    }
     let doc = json(&o);
     let t = |id: &str| doc["tasks"][id].clone();
 

@@ -61,6 +61,8 @@ pub struct Call<'a> {
     pub files: &'a FileStore,
     pub clients: &'a Clients,
     pub max_response_bytes: usize,
+    pub trace: &'a crate::run::trace::Trace,
+    pub task_id: &'a str,
 }
 
 /// What request templates can read: `input`, `connector`, and `item`/`index` under `for_each`.
@@ -185,8 +187,10 @@ async fn execute_one(call: &Call<'_>, scopes: &Scopes<'_>) -> (OutputModel, u32)
             Err(e) => {
                 let message = network_error(&e, &prepared);
                 if can_retry {
-                    tokio::time::sleep(retry::delay(&policy, retries, None)).await;
+                    let delay = retry::delay(&policy, retries, None);
                     retries += 1;
+                    call.trace.emit("http_retry", serde_json::json!({"task": call.task_id, "method": prepared.method.as_str(), "url": prepared.url.as_str(), "error": message, "retry": retries, "delay_ms": delay.as_millis() as u64}));
+                    tokio::time::sleep(delay).await;
                     continue;
                 }
                 return (fail(display, message), retries);
@@ -199,8 +203,10 @@ async fn execute_one(call: &Call<'_>, scopes: &Scopes<'_>) -> (OutputModel, u32)
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            tokio::time::sleep(retry::delay(&policy, retries, after.as_deref())).await;
+            let delay = retry::delay(&policy, retries, after.as_deref());
             retries += 1;
+            call.trace.emit("http_retry", serde_json::json!({"task": call.task_id, "method": prepared.method.as_str(), "url": prepared.url.as_str(), "status": status.as_u16(), "retry_after": after, "retry": retries, "delay_ms": delay.as_millis() as u64}));
+            tokio::time::sleep(delay).await;
             continue;
         }
         let body = match read_body(resp, call.max_response_bytes).await {

@@ -172,6 +172,8 @@ impl Engine {
     }
 
     pub async fn run(mut self) -> RunResult {
+        let trace = self.services.trace.clone();
+        trace.emit("run_started", json!({"playbook": self.pb.name.value, "run_id": self.data.playbook.get("run_id"), "depth": self.services.depth}));
         let mut jobs: JoinSet<Finished> = JoinSet::new();
         for &s in &self.plan.starts.clone() {
             self.nodes[s].ran = true;
@@ -195,7 +197,13 @@ impl Engine {
                 None => break,
             }
         }
-        self.result()
+        let (name, depth) = (self.pb.name.value.clone(), self.services.depth);
+        let r = self.result();
+        trace.emit(
+            "run_finished",
+            json!({"playbook": name, "status": r.status.as_str(), "depth": depth}),
+        );
+        r
     }
 
     fn task(&self, n: usize) -> &Task {
@@ -215,6 +223,16 @@ impl Engine {
         );
         match self.prepare(&task, n) {
             Ok(job) => {
+                if self.services.trace.enabled() {
+                    let inputs = match &job.work {
+                        Work::Command(_, Calls::One(a)) => Value::Object(a.clone()),
+                        Work::Command(_, Calls::Batch(list)) => {
+                            Value::Array(list.iter().cloned().map(Value::Object).collect())
+                        }
+                        Work::Transform(v, _) => v.clone(),
+                    };
+                    self.services.trace.emit("task_started", json!({"task": job.task_id, "command": job.display, "inputs": inputs, "depth": self.services.depth}));
+                }
                 let services = self.services.clone();
                 jobs.spawn(async move { execute(job, services).await });
             }
@@ -454,6 +472,10 @@ impl Engine {
             st.failed_continue = true;
         }
         st.output = output_json(&out, st.runs, st.retries, st.duration_ms);
+        self.services.trace.emit(
+            "task_finished",
+            json!({"task": task.id.value, "status": st.status.as_str(), "output": out, "branch": chosen, "duration_ms": f.duration.as_secs_f64() * 1000.0, "retries": f.retries, "depth": self.services.depth}),
+        );
         self.progress
             .finished(&task.id.value, &out, f.duration, chosen.as_deref());
         if !(failed && task.on_error == OnError::Stop) {
@@ -822,6 +844,7 @@ async fn execute(job: Job, services: Arc<Services>) -> Finished {
             }
             command_retries += 1;
             retries += 1;
+            services.trace.emit("task_retried", json!({"task": job.task_id, "kind": "command", "retry": command_retries, "delay_ms": delay.as_millis() as u64}));
             tokio::time::sleep(delay).await;
             continue;
         }
@@ -836,6 +859,8 @@ async fn execute(job: Job, services: Arc<Services>) -> Finished {
                         .unwrap_or(0.0);
                     task_retries += 1;
                     retries += 1;
+                    let reason = out.error.as_ref().map(|e| e.render());
+                    services.trace.emit("task_retried", json!({"task": job.task_id, "kind": "task", "retry": task_retries, "delay_ms": (secs.clamp(0.0, 3600.0) * 1000.0) as u64, "error": reason}));
                     tokio::time::sleep(Duration::from_secs_f64(secs.clamp(0.0, 3600.0))).await;
                     continue;
                 }

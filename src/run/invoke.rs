@@ -31,6 +31,7 @@ pub struct Services {
     /// The incident and event of the outermost run (nested runs see them too).
     pub trigger: Arc<(Value, Value)>,
     pub depth: u32,
+    pub trace: Arc<super::trace::Trace>,
 }
 
 /// The connections of a run, resolved once, and how a task finds its own.
@@ -125,7 +126,13 @@ impl Services {
             max_response_bytes: crate::http::DEFAULT_MAX_RESPONSE_BYTES,
             trigger: Arc::new(trigger),
             depth: 0,
+            trace: Arc::new(super::trace::Trace::default()),
         }
+    }
+
+    pub fn with_trace(mut self, trace: Arc<super::trace::Trace>) -> Self {
+        self.trace = trace;
+        self
     }
 }
 
@@ -270,6 +277,8 @@ pub async fn call_once(
                         files: &services.files,
                         clients: &services.clients,
                         max_response_bytes: services.max_response_bytes,
+                        trace: &services.trace,
+                        task_id,
                     };
                     crate::http::execute(&call).await
                 }

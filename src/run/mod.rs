@@ -5,6 +5,7 @@ mod engine;
 pub mod invoke;
 pub mod mock;
 pub mod progress;
+pub mod trace;
 
 pub use engine::{RunData, RunResult, TaskResult, TaskStatus};
 pub use invoke::{ConnectionTable, Services};
@@ -25,6 +26,7 @@ pub struct RunOptions {
     pub files: FileStore,
     pub progress: Progress,
     pub connections: invoke::ConnectionTable,
+    pub trace: Arc<trace::Trace>,
 }
 
 impl Default for RunOptions {
@@ -35,6 +37,7 @@ impl Default for RunOptions {
             files: FileStore::new(std::env::temp_dir().join("codeless-files")),
             progress: Progress::default(),
             connections: invoke::ConnectionTable::default(),
+            trace: Arc::new(trace::Trace::default()),
         }
     }
 }
@@ -96,14 +99,17 @@ pub async fn run_playbook(
             "started_at": now.format("%Y-%m-%d %H:%M:%S").to_string(),
         });
     }
-    let services = Arc::new(Services::new(
-        registry.clone(),
-        opts.files,
-        opts.mocks,
-        opts.concurrency,
-        opts.connections,
-        (data.incident.clone(), data.event.clone()),
-    ));
+    let services = Arc::new(
+        Services::new(
+            registry.clone(),
+            opts.files,
+            opts.mocks,
+            opts.concurrency,
+            opts.connections,
+            (data.incident.clone(), data.event.clone()),
+        )
+        .with_trace(opts.trace),
+    );
     engine::Engine::new(pb, plan, registry, services, data, opts.progress)
         .run()
         .await
