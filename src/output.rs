@@ -136,9 +136,23 @@ pub fn extract_key_fields(
             }
             Err(_) => Value::Null,
         };
+        let v = if kf.parse_json {
+            parse_json_texts(v)
+        } else {
+            v
+        };
         out.insert(kf.name.clone(), v);
     }
     out
+}
+
+/// JSON written as text becomes JSON (in arrays, element by element); other text stays text.
+fn parse_json_texts(v: Value) -> Value {
+    match v {
+        Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+        Value::Array(a) => Value::Array(a.into_iter().map(parse_json_texts).collect()),
+        other => other,
+    }
 }
 
 /// Whether a JSONPath can select several nodes (by its syntax, outside quoted names).

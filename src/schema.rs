@@ -293,14 +293,30 @@ struct IntegrationCommand {
     description: Option<String>,
     features: Option<Vec<FeatureName>>,
     inputs: Option<Vec<ParamDecl>>,
-    /// Name → JSONPath into rawData.
-    key_fields: Option<IndexMap<String, String>>,
+    /// Name → JSONPath into rawData, or `{path, parse_json}`.
+    key_fields: Option<IndexMap<String, KeyField>>,
     status: Option<Status>,
     request: Option<Request>,
     /// A codeless body instead of `request`.
     tasks: Option<IndexMap<String, Task>>,
     /// Output model fields of a `tasks:` body.
     outputs: Option<IndexMap<String, Value>>,
+}
+
+/// A key field: a JSONPath, or a JSONPath whose text values are parsed as JSON.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+enum KeyField {
+    Path(String),
+    Full(KeyFieldFull),
+}
+
+#[derive(Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct KeyFieldFull {
+    path: String,
+    /// Parse text values as JSON (text that is not JSON stays text).
+    parse_json: Option<bool>,
 }
 
 #[derive(Serialize, JsonSchema)]

@@ -261,6 +261,7 @@ fn playbook_command(p: &Arc<Playbook>) -> Command {
                 .outputs
                 .keys()
                 .map(|k| KeyFieldSpec {
+                    parse_json: false,
                     name: k.clone(),
                     path: format!("$.{k}"),
                 })

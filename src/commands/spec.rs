@@ -167,6 +167,9 @@ impl ParamSpec {
 pub struct KeyFieldSpec {
     pub name: String,
     pub path: String,
+    /// Values that are JSON written as text are parsed (text that is not JSON stays text).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub parse_json: bool,
 }
 
 /// The declaration of a command (no implementation).

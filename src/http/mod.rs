@@ -7,7 +7,7 @@ pub mod retry;
 use crate::commands::args::value_to_text;
 use crate::files::FileStore;
 use crate::model::{
-    Auth, HttpRequest, IntegrationCommand, IntegrationFile, RequestBody, RetryPolicy, TValue,
+    Auth, HttpRequest, IntegrationCommand, IntegrationFile, RequestBody, RetryPolicy, TKind, TValue,
 };
 use crate::output::{extract_key_fields, summary_of, CommandError, OutputModel, Status};
 use crate::template::{Context, Scope};
@@ -67,16 +67,17 @@ pub struct Call<'a> {
 
 /// What request templates can read: `input`, `connector`, and `item`/`index` under `for_each`.
 struct Scopes<'a> {
-    input: Value,
+    input: &'a Value,
     connector: &'a Value,
     item: Option<&'a Value>,
     index: Option<Value>,
+    files: &'a FileStore,
 }
 
 impl Context for Scopes<'_> {
     fn scope(&self, s: &Scope) -> Result<&Value, String> {
         match s {
-            Scope::Input => Ok(&self.input),
+            Scope::Input => Ok(self.input),
             Scope::Connector => Ok(self.connector),
             Scope::Item => self
                 .item
@@ -101,18 +102,22 @@ pub async fn execute(call: &Call<'_>) -> (OutputModel, u32) {
     for p in &call.command.inputs {
         input.entry(p.name.clone()).or_insert(Value::Null);
     }
+    let input = Value::Object(input);
     let base = Scopes {
-        input: Value::Object(input),
+        input: &input,
         connector: call.connector,
         item: None,
         index: None,
+        files: call.files,
     };
     let Some(each) = &call.request.for_each else {
         return execute_one(call, &base).await;
     };
-    let items = match each.resolve(&base) {
+    // A list makes one request per element; null (e.g. an `$if` with no list) makes one
+    // plain request.
+    let items = match eval(each, &base) {
         Ok(Value::Array(a)) => a,
-        Ok(Value::Null) => Vec::new(),
+        Ok(Value::Null) => return execute_one(call, &base).await,
         Ok(other) => vec![other],
         Err(e) => return (fail(display, format!("for_each: {e}")), 0),
     };
@@ -120,16 +125,119 @@ pub async fn execute(call: &Call<'_>) -> (OutputModel, u32) {
     let mut retries = 0;
     for (i, item) in items.iter().enumerate() {
         let scopes = Scopes {
-            input: base.input.clone(),
+            input: &input,
             connector: call.connector,
             item: Some(item),
             index: Some(Value::from(i)),
+            files: call.files,
         };
         let (out, r) = execute_one(call, &scopes).await;
         retries += r;
         outs.push(out);
     }
     (crate::run::invoke::aggregate(display, outs), retries)
+}
+
+/// Resolves a request value: templates, and the operators of `model::OPERATORS`, evaluated
+/// lazily (an `$if` branch not taken is not resolved).
+fn eval(v: &TValue, s: &Scopes) -> Result<Value, String> {
+    let m = match &v.kind {
+        TKind::Map(m) => m,
+        TKind::Seq(items) => {
+            return items
+                .iter()
+                .map(|i| eval(i, s))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array)
+        }
+        _ => return v.resolve(s).map_err(|e| e.to_string()),
+    };
+    let arg = |k: &str| m.get(k).map(|(_, v)| v);
+    if let Some(cond) = arg("$if") {
+        let branch = if truthy(&eval(cond, s)?) {
+            arg("then")
+        } else {
+            arg("else")
+        };
+        return branch.map(|b| eval(b, s)).unwrap_or(Ok(Value::Null));
+    }
+    if let Some(key) = arg("$switch") {
+        let key = value_to_text(&eval(key, s)?);
+        let case = match arg("cases").map(|c| &c.kind) {
+            Some(TKind::Map(cases)) => cases.get(&key).map(|(_, v)| eval(v, s)),
+            Some(TKind::Literal(Value::Object(cases))) => cases.get(&key).map(|v| Ok(v.clone())),
+            _ => return Err("`$switch` needs `cases:` (a mapping)".into()),
+        };
+        return case.unwrap_or_else(|| {
+            arg("default")
+                .map(|d| eval(d, s))
+                .unwrap_or(Ok(Value::Null))
+        });
+    }
+    if let Some(list) = arg("$map") {
+        let to = arg("to").ok_or("`$map` needs `to:`")?;
+        let items = match eval(list, s)? {
+            Value::Array(a) => a,
+            Value::Null => Vec::new(),
+            other => vec![other],
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let inner = Scopes {
+                input: s.input,
+                connector: s.connector,
+                item: Some(item),
+                index: Some(Value::from(i)),
+                files: s.files,
+            };
+            out.push(eval(to, &inner)?);
+        }
+        return Ok(Value::Array(out));
+    }
+    if let Some(parts) = arg("$concat") {
+        let mut out = Vec::new();
+        for part in match eval(parts, s)? {
+            Value::Array(a) => a,
+            other => vec![other],
+        } {
+            match part {
+                Value::Array(a) => out.extend(a.into_iter().filter(|x| !x.is_null())),
+                Value::Null => {}
+                other => out.push(other),
+            }
+        }
+        return Ok(Value::Array(out));
+    }
+    if let Some(id) = arg("$file_data_url") {
+        use base64::Engine;
+        let id = value_to_text(&eval(id, s)?);
+        let (meta, bytes) = s
+            .files
+            .get(&id)
+            .map_err(|e| format!("`$file_data_url`: {e}"))?;
+        return Ok(Value::String(format!(
+            "data:{};base64,{}",
+            meta.content_type,
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        )));
+    }
+    let mut out = Map::with_capacity(m.len());
+    for (k, (_, v)) in m {
+        out.insert(k.clone(), eval(v, s)?);
+    }
+    Ok(Value::Object(out))
+}
+
+/// For `$if`: false, null, 0, "", "false", [] and {} are false.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(t) => !t.trim().is_empty() && !t.trim().eq_ignore_ascii_case("false"),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
 }
 
 fn fail(display: &str, message: String) -> OutputModel {
@@ -404,7 +512,7 @@ fn clip(s: &str, max: usize) -> String {
 }
 
 fn text_of(v: &TValue, scopes: &Scopes, what: &str) -> Result<String, String> {
-    match v.resolve(scopes).map_err(|e| format!("{what}: {e}"))? {
+    match eval(v, scopes).map_err(|e| format!("{what}: {e}"))? {
         Value::Null => Ok(String::new()),
         other => Ok(value_to_text(&other)),
     }
@@ -417,7 +525,7 @@ fn pairs_of(
     what: &str,
 ) -> Result<Vec<(String, Value)>, String> {
     let Some(v) = v else { return Ok(Vec::new()) };
-    match v.resolve(scopes).map_err(|e| format!("{what}: {e}"))? {
+    match eval(v, scopes).map_err(|e| format!("{what}: {e}"))? {
         Value::Null => Ok(Vec::new()),
         Value::Object(m) => Ok(m.into_iter().filter(|(_, v)| !v.is_null()).collect()),
         Value::String(s) if s.trim().is_empty() => Ok(Vec::new()),
@@ -569,7 +677,7 @@ fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
     let body = match &req.body {
         RequestBody::None => Body::None,
         RequestBody::Json(v) => {
-            match drop_nulls(v.resolve(scopes).map_err(|e| format!("body: {e}"))?) {
+            match drop_nulls(eval(v, scopes).map_err(|e| format!("body: {e}"))?) {
                 Value::Null => Body::None,
                 Value::String(s) if s.trim().is_empty() => Body::None,
                 other => Body::Json(other),
@@ -611,7 +719,7 @@ fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
         .clamp(0.001, 3600.0);
     let verify_tls = match &http.verify_tls {
         None => true,
-        Some(v) => match v.resolve(scopes).map_err(|e| format!("verify_tls: {e}"))? {
+        Some(v) => match eval(v, scopes).map_err(|e| format!("verify_tls: {e}"))? {
             Value::Bool(b) => b,
             Value::Null => true,
             Value::String(s) => !matches!(

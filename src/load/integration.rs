@@ -240,13 +240,33 @@ fn command(r: &mut Reader, name: Sp<String>, node: &Node) -> Option<IntegrationC
         match &n.value {
             NodeValue::Map(m) => {
                 for (k, (_, v)) in m {
-                    if let Some(path) = r.text(v, "a key field path") {
+                    // `name: $.path`, or `name: { path: $.path, parse_json: true }`.
+                    let (path_node, parse_json) = match &v.value {
+                        NodeValue::Map(_) => {
+                            let Some(ko) = r.obj(v, &format!("key field `{k}`"), KEY_FIELD_KEYS)
+                            else {
+                                continue;
+                            };
+                            let Some(p) = r.require(&ko, "path", &format!("key field `{k}`"))
+                            else {
+                                continue;
+                            };
+                            (
+                                p,
+                                r.opt_bool(&ko, "parse_json", &format!("key field `{k}`"))
+                                    .unwrap_or(false),
+                            )
+                        }
+                        _ => (v, false),
+                    };
+                    if let Some(path) = r.text(path_node, "a key field path") {
                         key_fields.push((
                             KeyFieldSpec {
                                 name: k.clone(),
                                 path: path.value,
+                                parse_json,
                             },
-                            v.span,
+                            path_node.span,
                         ));
                     }
                 }

@@ -119,3 +119,4 @@ pub const CONNECTION_KEYS: &[&str] = &["integration", "params"];
 pub const TEST_KEYS: &[&str] = &["kind", "playbook", "cases"];
 pub const CASE_KEYS: &[&str] = &["name", "incident", "event", "inputs", "mocks", "expect"];
 pub const EXPECT_KEYS: &[&str] = &["status", "tasks", "branches", "runs", "values"];
+pub const KEY_FIELD_KEYS: &[&str] = &["path", "parse_json"];

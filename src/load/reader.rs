@@ -236,7 +236,11 @@ impl Reader {
                     .iter()
                     .map(|(k, (ks, v))| (k.clone(), (*ks, self.tvalue(v))))
                     .collect();
-                if items.values().all(|(_, v)| v.as_literal().is_some()) {
+                // Operator maps (`$if`, `$map`, ...) stay maps so they are evaluated, not sent.
+                let is_operator = items
+                    .keys()
+                    .any(|k| crate::model::OPERATORS.contains(&k.as_str()));
+                if !is_operator && items.values().all(|(_, v)| v.as_literal().is_some()) {
                     let lit = items
                         .into_iter()
                         .filter_map(|(k, (_, v))| match v.kind {

@@ -16,7 +16,7 @@ pub use playbook::{
     Branch, InputDecl, OnError, Param, Playbook, Retry, Step, Task, TaskInput, TaskKind, Wait,
 };
 pub use testfile::{TestCase, TestExpect, TestFile};
-pub use value::{TKind, TValue};
+pub use value::{TKind, TValue, OPERATORS};
 
 use crate::diagnostic::SourceFile;
 use crate::load::node::Span;

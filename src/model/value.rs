@@ -2,6 +2,11 @@
 //! references as parsed templates, so nothing is parsed again at run time.
 
 use crate::load::node::Span;
+
+/// Operators integration requests may use in values: `{$if: X, then: A, else: B}`,
+/// `{$switch: X, cases: {K: V}, default: D}`, `{$map: LIST, to: V}` (V reads `<<item>>` and
+/// `<<index>>`), `{$concat: [LIST, ...]}`, `{$file_data_url: FILE_ID}`.
+pub const OPERATORS: &[&str] = &["$if", "$switch", "$map", "$concat", "$file_data_url"];
 use crate::template::{Context, Expr, ResolveError, Template};
 use indexmap::IndexMap;
 use serde_json::Value;

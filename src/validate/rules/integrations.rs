@@ -4,7 +4,7 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::load::node::Span;
-use crate::model::{Auth, CommandImpl, IntegrationFile, RequestBody, TValue};
+use crate::model::{Auth, CommandImpl, IntegrationFile, RequestBody, TKind, TValue};
 use crate::template::Scope;
 
 pub fn check(i: &IntegrationFile, out: &mut Vec<Diagnostic>) {
@@ -95,6 +95,21 @@ fn check_path(i: &IntegrationFile, path: &str, span: Span, what: &str, out: &mut
 }
 
 /// `inputs` is `None` for shared settings (which cannot read inputs).
+/// Every reference under `v`, each with whether it sits inside a `$map`'s `to:` (where
+/// `<<item>>` and `<<index>>` are defined).
+fn refs(v: &TValue, in_map: bool, out: &mut Vec<(crate::template::Expr, Span, bool)>) {
+    match &v.kind {
+        TKind::Map(m) if m.contains_key("$map") => {
+            for (k, (_, x)) in m {
+                refs(x, in_map || k == "to", out);
+            }
+        }
+        TKind::Map(m) => m.values().for_each(|(_, x)| refs(x, in_map, out)),
+        TKind::Seq(items) => items.iter().for_each(|x| refs(x, in_map, out)),
+        _ => out.extend(v.exprs().into_iter().map(|(e, s)| (e.clone(), s, in_map))),
+    }
+}
+
 fn check_refs(
     i: &IntegrationFile,
     v: &TValue,
@@ -104,7 +119,10 @@ fn check_refs(
     out: &mut Vec<Diagnostic>,
 ) {
     let file = &i.file;
-    for (e, span) in v.exprs() {
+    let mut found = Vec::new();
+    refs(v, false, &mut found);
+    for (e, span, in_map) in &found {
+        let (e, span, for_each) = (e, *span, for_each || *in_map);
         match &e.scope {
             Scope::Input => {
                 let Some(inputs) = inputs else {
@@ -127,7 +145,7 @@ fn check_refs(
                 }
             }
             Scope::Item | Scope::Index if !for_each => {
-                out.push(Diagnostic::error("T006", file, span, format!("{} is only available in a request with `for_each`", e.display())));
+                out.push(Diagnostic::error("T006", file, span, format!("{} is only available in a request with `for_each`, or in the `to:` of a `$map`", e.display())));
             }
             Scope::Item | Scope::Index => {}
             _ => out.push(
