@@ -17,4 +17,6 @@ trap stop EXIT
 # Secrets the connections read from the environment (the tests also scan every output for them).
 export CODELESS_CONFORMANCE_TOKEN=tok-conformance-5150
 export CODELESS_CONFORMANCE_PASSWORD=pw-conformance-8080
+export CODELESS_CONFORMANCE_OPENAI_KEY=sk-conformance-openai-4242
+export CODELESS_CONFORMANCE_EMPTY=
 cargo test --locked --test conformance -- --ignored --test-threads 2

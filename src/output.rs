@@ -123,7 +123,17 @@ pub fn extract_key_fields(
     specs: &[crate::commands::KeyFieldSpec],
     raw: &Value,
 ) -> Map<String, Value> {
+    extract_key_fields_noted(specs, raw).0
+}
+
+/// Like `extract_key_fields`, with a note for each `parse_json` key field whose values were
+/// not all JSON (those are kept as text).
+pub fn extract_key_fields_noted(
+    specs: &[crate::commands::KeyFieldSpec],
+    raw: &Value,
+) -> (Map<String, Value>, Vec<String>) {
     let mut out = Map::new();
+    let mut notes = Vec::new();
     for kf in specs {
         let v = match crate::jsonpath::parse(&kf.path) {
             Ok(p) => {
@@ -137,20 +147,32 @@ pub fn extract_key_fields(
             Err(_) => Value::Null,
         };
         let v = if kf.parse_json {
-            parse_json_texts(v)
+            let mut bad = 0;
+            let v = parse_json_texts(v, &mut bad);
+            if bad > 0 {
+                notes.push(format!(
+                    "key field `{}`: {bad} value(s) were not valid JSON and are kept as text",
+                    kf.name
+                ));
+            }
+            v
         } else {
             v
         };
         out.insert(kf.name.clone(), v);
     }
-    out
+    (out, notes)
 }
 
-/// JSON written as text becomes JSON (in arrays, element by element); other text stays text.
-fn parse_json_texts(v: Value) -> Value {
+/// JSON written as text becomes JSON (in arrays, element by element); other text stays text
+/// and is counted in `bad`.
+fn parse_json_texts(v: Value, bad: &mut usize) -> Value {
     match v {
-        Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
-        Value::Array(a) => Value::Array(a.into_iter().map(parse_json_texts).collect()),
+        Value::String(s) => serde_json::from_str(&s).unwrap_or_else(|_| {
+            *bad += 1;
+            Value::String(s)
+        }),
+        Value::Array(a) => Value::Array(a.into_iter().map(|x| parse_json_texts(x, bad)).collect()),
         other => other,
     }
 }

@@ -324,6 +324,14 @@ struct KeyFieldFull {
 struct ParamDecl {
     /// snake_case of the display name.
     name: Option<String>,
+    /// Smallest number allowed.
+    min: Option<f64>,
+    /// Largest number allowed.
+    max: Option<f64>,
+    /// Fewest list elements allowed.
+    min_items: Option<u32>,
+    /// Most list elements allowed.
+    max_items: Option<u32>,
     display: Option<String>,
     #[serde(rename = "type")]
     ty: Option<ParamType>,

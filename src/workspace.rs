@@ -11,10 +11,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Integrations shipped inside the binary (`playbooks/integrations/`).
-pub const BUILTIN_INTEGRATIONS: &[(&str, &str)] = &[(
-    "rest-api-callback.yaml",
-    include_str!("../playbooks/integrations/rest-api-callback.yaml"),
-)];
+pub const BUILTIN_INTEGRATIONS: &[(&str, &str)] = &[
+    (
+        "rest-api-callback.yaml",
+        include_str!("../playbooks/integrations/rest-api-callback.yaml"),
+    ),
+    (
+        "chatgpt.yaml",
+        include_str!("../playbooks/integrations/chatgpt.yaml"),
+    ),
+];
 
 /// The prefix of an integration's commands: its name without spaces or punctuation
 /// (`REST API Callback` → `RESTAPICallback.SendRequest`).

@@ -51,6 +51,12 @@ pub(super) fn register(r: &mut Registry) {
     )
     .input(file_name())
     .register(r);
+    utility("createFileFromBase64", "Create a File from Base64", CAT, create_file_from_base64)
+        .describe("Creates a file from base64-encoded bytes (an e-mail attachment, an image) and returns its ID. The content type comes from the file name's extension unless given.")
+        .input(ParamSpec::new("input", "Input", ParamType::Text).required().sample(json!("iVBORw0KGgo=")))
+        .input(file_name())
+        .input(ParamSpec::new("content_type", "Content Type", ParamType::Text).sample(json!("image/png")))
+        .register(r);
     utility("readFileText", "Read File as Text", CAT, read_file_text)
         .describe("The content of a file of the file store, as (UTF-8) text.")
         .input(file_id())
@@ -106,6 +112,51 @@ fn content_type(name: &str) -> &'static str {
         "md" => "text/markdown",
         _ => "text/plain",
     }
+}
+
+/// Content types of binary files, by extension.
+fn binary_content_type(name: &str) -> &'static str {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "pdf" => "application/pdf",
+        "zip" => "application/zip",
+        "eml" => "message/rfc822",
+        _ => match content_type(name) {
+            "text/plain" if !name.ends_with(".txt") && !name.ends_with(".log") => {
+                "application/octet-stream"
+            }
+            other => other,
+        },
+    }
+}
+
+fn create_file_from_base64(a: &Args, ctx: &UtilityContext) -> Result<Value, String> {
+    use base64::Engine;
+    let name = checked_name(a)?;
+    let text: String = a
+        .text("input")?
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(
+            text.trim_end_matches('=').to_owned()
+                + &"=".repeat((4 - text.trim_end_matches('=').len() % 4) % 4),
+        )
+        .map_err(|e| format!("parameter `input` is not valid base64: {e}"))?;
+    let ct = match a.opt_text("content_type")? {
+        Some(c) if !c.trim().is_empty() => c.trim().to_owned(),
+        _ => binary_content_type(name).to_owned(),
+    };
+    let meta = ctx.files.put(name, &ct, &bytes, "createFileFromBase64")?;
+    Ok(Value::String(meta.id))
 }
 
 fn store_text(a: &Args, ctx: &UtilityContext, text: &str, source: &str) -> Result<Value, String> {

@@ -125,6 +125,16 @@ pub struct ParamSpec {
     pub description: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sample: Option<Value>,
+    /// Bounds of a number (inclusive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// Bounds of a list's length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_items: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_items: Option<usize>,
 }
 
 impl ParamSpec {
@@ -138,7 +148,32 @@ impl ParamSpec {
             options: Vec::new(),
             description: String::new(),
             sample: None,
+            min: None,
+            max: None,
+            min_items: None,
+            max_items: None,
         }
+    }
+
+    /// Checks a value already coerced to this parameter's type against its bounds.
+    pub fn check_bounds(&self, v: &Value) -> Result<(), String> {
+        if let Some(n) = v.as_f64() {
+            if let Some(min) = self.min.filter(|m| n < *m) {
+                return Err(format!("{n} is less than the minimum {min}"));
+            }
+            if let Some(max) = self.max.filter(|m| n > *m) {
+                return Err(format!("{n} is more than the maximum {max}"));
+            }
+        }
+        if let Some(a) = v.as_array() {
+            if let Some(min) = self.min_items.filter(|m| a.len() < *m) {
+                return Err(format!("{} elements given; at least {min} needed", a.len()));
+            }
+            if let Some(max) = self.max_items.filter(|m| a.len() > *m) {
+                return Err(format!("{} elements given; at most {max} allowed", a.len()));
+            }
+        }
+        Ok(())
     }
     pub fn required(mut self) -> Self {
         self.required = true;

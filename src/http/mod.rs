@@ -215,6 +215,16 @@ fn eval(v: &TValue, s: &Scopes) -> Result<Value, String> {
             .files
             .get(&id)
             .map_err(|e| format!("`$file_data_url`: {e}"))?;
+        // `accept: image/` limits the content types (Analyze Image takes only images).
+        if let Some(accept) = arg("accept") {
+            let prefix = value_to_text(&eval(accept, s)?);
+            if !meta.content_type.starts_with(&prefix) {
+                return Err(format!(
+                    "file {id} ({}) is {}, but only {prefix}* files are accepted here",
+                    meta.name, meta.content_type
+                ));
+            }
+        }
         return Ok(Value::String(format!(
             "data:{};base64,{}",
             meta.content_type,
@@ -453,16 +463,24 @@ fn to_output(
         .iter()
         .map(|(k, _)| k.clone())
         .collect();
-    let key_fields = extract_key_fields(&specs, &raw);
+    let (key_fields, notes) = crate::output::extract_key_fields_noted(&specs, &raw);
     let pick = |path: &Option<crate::model::Sp<String>>| -> Option<Value> {
         let p = crate::jsonpath::parse(&path.as_ref()?.value).ok()?;
         p.query(&raw).first().cloned()
     };
     let return_data =
         pick(&call.request.return_data).unwrap_or_else(|| Value::String("Successful".into()));
-    let result = pick(&call.request.result)
+    let mut result = pick(&call.request.result)
         .map(|v| summary_of(&v))
         .unwrap_or_else(|| summary_of(&raw));
+    if !notes.is_empty() {
+        // Say what could not be parsed (the seed's "Partially" cases are the API's to decide).
+        result = Value::String(format!(
+            "{}\nnote: {}",
+            crate::commands::args::value_to_text(&result),
+            notes.join("; ")
+        ));
+    }
     OutputModel {
         status: Status::Successful,
         return_data,
@@ -497,7 +515,21 @@ fn error_message(paths: &[crate::model::Sp<String>], raw: &Value) -> Option<Stri
             .filter(|s| !s.trim().is_empty())
             .collect();
         if !found.is_empty() {
-            return Some(found.join("; "));
+            // Validators may list the same problem many times; keep each once, and a few.
+            let mut unique: Vec<String> = Vec::new();
+            for f in found {
+                if !unique.contains(&f) {
+                    unique.push(f);
+                }
+            }
+            const MAX_MESSAGES: usize = 5;
+            let more = unique.len().saturating_sub(MAX_MESSAGES);
+            unique.truncate(MAX_MESSAGES);
+            let mut text = unique.join("; ");
+            if more > 0 {
+                text.push_str(&format!(" (and {more} more)"));
+            }
+            return Some(text);
         }
     }
     None
@@ -515,6 +547,55 @@ fn text_of(v: &TValue, scopes: &Scopes, what: &str) -> Result<String, String> {
     match eval(v, scopes).map_err(|e| format!("{what}: {e}"))? {
         Value::Null => Ok(String::new()),
         other => Ok(value_to_text(&other)),
+    }
+}
+
+/// The request path. Values substituted into literal text (`/models/<<item>>`) are
+/// percent-encoded as path segments, so an ID cannot change the URL's shape; a path that is one
+/// lone reference (`<<input.url>>`, a whole URL) is used as written.
+fn path_of(v: &TValue, scopes: &Scopes) -> Result<String, String> {
+    match &v.kind {
+        TKind::Template { template, .. } if template.lone().is_none() => {
+            let mut out = String::new();
+            for p in &template.parts {
+                match p {
+                    crate::template::Part::Text(t) => out.push_str(t),
+                    crate::template::Part::Expr(e) => {
+                        let value = crate::template::resolve_expr(e, scopes)
+                            .map_err(|e| format!("path: {e}"))?;
+                        const SEGMENT: &percent_encoding::AsciiSet =
+                            &percent_encoding::NON_ALPHANUMERIC
+                                .remove(b'-')
+                                .remove(b'_')
+                                .remove(b'.')
+                                .remove(b'~');
+                        out.extend(percent_encoding::utf8_percent_encode(
+                            &value_to_text(&value),
+                            SEGMENT,
+                        ));
+                    }
+                }
+            }
+            Ok(out)
+        }
+        TKind::Map(m) if m.contains_key("$if") || m.contains_key("$switch") => {
+            // An operator choosing between paths: encode within the branch taken.
+            let arg = |k: &str| m.get(k).map(|(_, v)| v);
+            let chosen = if let Some(cond) = arg("$if") {
+                if truthy(&eval(cond, scopes)?) {
+                    arg("then")
+                } else {
+                    arg("else")
+                }
+            } else {
+                return text_of(v, scopes, "path");
+            };
+            match chosen {
+                Some(b) => path_of(b, scopes),
+                None => Ok(String::new()),
+            }
+        }
+        _ => text_of(v, scopes, "path"),
     }
 }
 
@@ -580,7 +661,7 @@ fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
         Some(b) => text_of(b, scopes, "base_url")?,
         None => String::new(),
     };
-    let path = text_of(&req.path, scopes, "path")?;
+    let path = path_of(&req.path, scopes)?;
     let joined = join_url(&base, &path);
     let mut url = reqwest::Url::parse(&joined).map_err(|e| match e {
         url::ParseError::RelativeUrlWithoutBase => format!("`{}` is not an absolute URL: set the connection's base URL, or give a full http(s):// URL", clip(&joined, 200)),

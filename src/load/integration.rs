@@ -374,6 +374,14 @@ pub(crate) fn param_spec(r: &mut Reader, node: &Node) -> Option<ParamSpec> {
         .map(|s| s.value)
         .unwrap_or_default();
     p.sample = o.get("sample").map(Node::to_json);
+    p.min = r.opt_number(&o, "min", "a parameter").map(|n| n.value);
+    p.max = r.opt_number(&o, "max", "a parameter").map(|n| n.value);
+    p.min_items = r
+        .opt_count(&o, "min_items", "a parameter")
+        .map(|n| n.value as usize);
+    p.max_items = r
+        .opt_count(&o, "max_items", "a parameter")
+        .map(|n| n.value as usize);
     Some(p)
 }
 

@@ -89,6 +89,10 @@ pub const COMMAND_KEYS: &[&str] = &[
     "outputs",
 ];
 pub const PARAM_KEYS: &[&str] = &[
+    "min",
+    "max",
+    "min_items",
+    "max_items",
     "name",
     "display",
     "type",

@@ -267,7 +267,9 @@ impl Reader {
         match src.get(span.start) {
             Some(b'"') | Some(b'\'') => 1,
             Some(b'|') | Some(b'>') => {
-                let rest = &self.file.text[span.start.min(self.file.text.len())..];
+                let Some(rest) = self.file.text.get(span.start..) else {
+                    return 0;
+                };
                 match rest.find('\n') {
                     Some(nl) => {
                         let after = &rest[nl + 1..];

@@ -239,15 +239,7 @@ pub fn plan(pb: &Playbook) -> (Plan, Vec<Diagnostic>) {
             }
         }
     }
-    // A loop's tasks also see each other's previous iterations.
-    for (&e, body) in &loop_bodies {
-        let _ = e;
-        for &a in body {
-            for &b in body {
-                ancestors[a].insert(b);
-            }
-        }
-    }
+
     (
         Plan {
             ids,

@@ -792,6 +792,13 @@ impl Context for Scopes<'_> {
                     return Err(format!("there is no task `{id}` in this playbook"));
                 };
                 let st = &self.engine.nodes[i];
+                // A task that has not run has run 0 times and retried 0 times (a loop task may
+                // read its own count to page through results).
+                static ZERO: std::sync::LazyLock<Value> =
+                    std::sync::LazyLock::new(|| Value::from(0));
+                if st.output.is_null() && matches!(field.as_deref(), Some("runs" | "retries")) {
+                    return Ok(&ZERO);
+                }
                 if st.output.is_null() {
                     return Err(match st.status {
                         TaskStatus::Skipped => {

@@ -175,6 +175,8 @@ pub fn build_calls(cmd: &Command, mut args: Map<String, Value>) -> Result<Calls,
         }
         let v = coerce(p.ty, v.clone())
             .map_err(|e| format!("parameter `{}`: {e} (value: {})", p.name, clip(&v)))?;
+        p.check_bounds(&v)
+            .map_err(|e| format!("parameter `{}` ({}): {e}", p.name, p.display))?;
         if !p.options.is_empty() {
             if let Value::String(s) = &v {
                 if !p.options.iter().any(|o| o == s) {

@@ -130,16 +130,17 @@ pub fn parse_template(raw: &str) -> Result<Template, Vec<TemplateError>> {
     let mut i = 0;
     let mut last = 0; // start of pending literal text in `raw`
     while i < bytes.len() {
-        if bytes[i] == b'\\' && raw[i + 1..].starts_with("<<") {
+        // Compare bytes, not `&str` slices: `i` may sit inside a multi-byte character.
+        if bytes[i] == b'\\' && bytes[i + 1..].starts_with(b"<<") {
             text.push_str(&raw[last..i]);
             text.push_str("<<");
             i += 3;
             last = i;
             continue;
         }
-        let (open, close) = if raw[i..].starts_with("<<") {
+        let (open, close) = if bytes[i..].starts_with(b"<<") {
             ("<<", ">>")
-        } else if raw[i..].starts_with("{{connector.") {
+        } else if bytes[i..].starts_with(b"{{connector.") {
             ("{{", "}}")
         } else {
             i += 1;
@@ -506,5 +507,50 @@ mod tests {
         );
         assert_eq!(errs[0].offset, 0);
         assert_eq!(errs[1].offset, 18);
+    }
+}
+
+#[cfg(test)]
+mod never_panics {
+    use super::parse_template;
+
+    /// Every combination of awkward pieces (multi-byte text, delimiters, escapes) parses or
+    /// fails cleanly; the literal text survives byte for byte.
+    #[test]
+    fn mixed_multibyte_text_and_delimiters() {
+        let pieces = [
+            "é",
+            "–",
+            "✅",
+            "𝄞",
+            "<<",
+            ">>",
+            "\\<<",
+            "{{connector.",
+            "}}",
+            "<<incident.t>>",
+            "a",
+            " ",
+            "[",
+            "'",
+            "\\",
+        ];
+        let mut n = 0;
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in pieces {
+                        let s = format!("{a}{b}{c}{d}");
+                        if let Ok(t) = parse_template(&s) {
+                            if let Some(lit) = t.literal() {
+                                assert_eq!(lit, s.replace("\\<<", "<<"), "{s:?}");
+                            }
+                        }
+                        n += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(n, 15usize.pow(4));
     }
 }

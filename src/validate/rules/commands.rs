@@ -1,4 +1,4 @@
-//! C001–C007: tasks name commands that exist, give them the inputs they declare, with literals of
+//! C001–C008: tasks name commands that exist, give them the inputs they declare, with literals of
 //! the right type and allowed options, and use them only where their features allow; live playbooks use only live commands.
 
 use crate::commands::{coerce::coerce, Feature, Lifecycle};
@@ -167,7 +167,16 @@ fn check_call(
                     .with_help(help),
                 );
             }
-            Ok(_) => {}
+            Ok(v) => {
+                if let Err(e) = p.check_bounds(&v) {
+                    out.push(Diagnostic::error(
+                        "C008",
+                        file,
+                        param.value.span,
+                        format!("input `{k}` of `{}`: {e}", spec.name),
+                    ));
+                }
+            }
         }
     }
 }

@@ -35,7 +35,13 @@ pub fn check(pb: &Playbook, plan: &Plan, catalog: &Catalog, out: &mut Vec<Diagno
                         {
                             check_key_field(pb, catalog, &pb.tasks[t], k, span, out);
                         }
-                        if let Some(r) = reader {
+                        // A task may read its own `runs`/`retries` (the counts so far); a task
+                        // that never runs (unreachable) reads nothing.
+                        let own_count = Some(t) == reader
+                            && matches!(field_of(&e.scope), Some("runs" | "retries"));
+                        if let Some(r) =
+                            reader.filter(|r| !own_count && !plan.unreachable.contains(r))
+                        {
                             if !plan.is_ancestor(r, t) {
                                 out.push(
                                     Diagnostic::error("T005", file, span, format!("task `{}` reads task `{id}`, which may not have run before it", plan.ids[r]))
