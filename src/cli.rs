@@ -357,10 +357,14 @@ pub fn show_command(name: &str) -> i32 {
 fn run_files(playbook: &Path, connections: Option<&Path>, commands: &[PathBuf]) -> Vec<PathBuf> {
     let mut files = vec![playbook.to_path_buf()];
     files.extend(connections.map(Path::to_path_buf));
-    let dir = playbook
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .map(Path::to_path_buf);
+    // A bare file name's directory is the current one.
+    let dir = playbook.parent().map(|d| {
+        if d.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            d.to_path_buf()
+        }
+    });
     for d in dir.iter().chain(commands) {
         if let Ok(found) = walk(std::slice::from_ref(d)) {
             for f in found {

@@ -509,3 +509,31 @@ fn chatgpt_requests_have_the_exact_shape_on_the_wire() {
     );
     assert_eq!(out["rawData"][0]["args"], serde_json::json!({}));
 }
+
+#[test]
+#[ignore = "needs the oracles: scripts/conformance.sh"]
+fn the_ai_triage_example_runs_against_prism() {
+    let o = codeless(&[
+        "run",
+        "playbooks/ai-alert-triage.yaml",
+        "--incident",
+        "playbooks/ai-alert-triage.incident.json",
+        "--connections",
+        "tests/conformance/openai-prism.yaml",
+        "-q",
+    ]);
+    let doc = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{doc}");
+    assert_eq!(doc["status"], "Successful", "{doc}");
+    // Prism answers with placeholders: the function name "string" is not escalate_incident,
+    // and the arguments "string" are not JSON: kept as text, with a note, no crash.
+    assert_eq!(doc["tasks"]["close"]["status"], "Successful");
+    assert_eq!(doc["tasks"]["escalate"]["status"], "Skipped");
+    assert_eq!(doc["outputs"]["arguments"], serde_json::json!(["string"]));
+    let result = doc["tasks"]["decide"]["result"].as_str().unwrap();
+    assert!(
+        result
+            .contains("key field `arguments`: 1 value(s) were not valid JSON and are kept as text"),
+        "{result}"
+    );
+}

@@ -415,3 +415,35 @@ async fn files_travel_as_multipart_and_come_back_from_downloads() {
     assert_eq!(d["returnData"], "Phish for team blue");
     assert_eq!(d["rawData"], json!({"said": "Phish for team blue"}));
 }
+
+#[tokio::test]
+async fn chatgpt_errors_take_the_seeds_form_from_openai_error_bodies() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/models/gpt-9"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error": {"message": "The model `gpt-9` does not exist", "type": "invalid_request_error", "code": "model_not_found"}})))
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/models/gpt-4o"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "gpt-4o", "object": "model"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/files"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": {"message": "Incorrect API key provided: sk-wrong*******1234.", "type": "invalid_request_error", "code": "invalid_api_key"}})))
+        .mount(&server)
+        .await;
+    let pb = "kind: playbook\nname: T\ntasks:\n  models: { command: ChatGPT.ListModels, input: { model_ids: [gpt-4o, gpt-9] } }\n  files: { command: ChatGPT.ListFiles, on_error: continue }\n";
+    let conns = format!("kind: connections\nconnections:\n  o: {{ integration: ChatGPT, params: {{ serverurl: \"{}\", apikey: sk-wrong-key-1234 }} }}\n", server.uri());
+    let doc = run(pb, &conns, &[]).await;
+    let m = &doc["tasks"]["models"];
+    assert_eq!(m["status"], "Partially Successful", "{m}");
+    assert_eq!(m["keyFields"]["id"], json!(["gpt-4o", null]));
+    assert!(
+        m["result"].as_str().unwrap().contains(
+            "List Models failed. Status Code: 404. Message: The model `gpt-9` does not exist"
+        ),
+        "{m}"
+    );
+    assert_eq!(doc["tasks"]["files"]["result"], "List Files failed. Status Code: 401. Message: Incorrect API key provided: sk-wrong*******1234.");
+}

@@ -289,7 +289,7 @@ impl Engine {
                         })?;
                         with.insert(k.clone(), v);
                     }
-                    let conn = self.connection(&cmd, None)?;
+                    let conn = self.connection(&cmd, None, &id)?;
                     steps.push((cmd, with, conn));
                 }
                 Work::Transform(input, steps)
@@ -302,8 +302,11 @@ impl Engine {
                     .unwrap_or_default();
                 let cmd = self.command(name)?;
                 let display = cmd.spec.display.clone();
-                job_connector =
-                    self.connection(&cmd, task.connection.as_ref().map(|c| c.value.as_str()))?;
+                job_connector = self.connection(
+                    &cmd,
+                    task.connection.as_ref().map(|c| c.value.as_str()),
+                    &id,
+                )?;
                 let connector_params = job_connector.as_ref().map(|c| c.params.clone());
                 let ctx = Scopes {
                     engine: self,
@@ -411,11 +414,16 @@ impl Engine {
         &self,
         cmd: &Command,
         named: Option<&str>,
+        task_id: &str,
     ) -> Result<Option<Arc<crate::connections::ResolvedConnection>>, (String, String)> {
         let crate::commands::Implementation::Integration { integration, .. } = &cmd.implementation
         else {
             return Ok(None);
         };
+        // A mocked task sends nothing, so it needs no connection (dry runs, tests).
+        if self.services.mocks.covers(task_id, &cmd.spec.name) {
+            return Ok(None);
+        }
         let prefix = crate::workspace::integration_prefix(&integration.name.value);
         self.services
             .connections

@@ -66,6 +66,11 @@ impl Mocks {
         self.entries.is_empty()
     }
 
+    /// Whether a task (by id) or its command has a mock.
+    pub fn covers(&self, task_id: &str, command: &str) -> bool {
+        self.entries.contains_key(task_id) || self.entries.contains_key(command)
+    }
+
     /// The next mocked output for this task (by id first, then by command name).
     pub fn next(&self, task_id: &str, command: &str, spec: &CommandSpec) -> Option<OutputModel> {
         let key = if self.entries.contains_key(task_id) {
