@@ -354,7 +354,11 @@ pub fn show_command(name: &str) -> i32 {
 
 /// The files a run sees: the playbook, and the playbooks and integrations beside it (nested
 /// playbooks are found under the playbook's directory).
-fn run_files(playbook: &Path, connections: Option<&Path>, commands: &[PathBuf]) -> Vec<PathBuf> {
+pub fn run_files(
+    playbook: &Path,
+    connections: Option<&Path>,
+    commands: &[PathBuf],
+) -> Vec<PathBuf> {
     let mut files = vec![playbook.to_path_buf()];
     files.extend(connections.map(Path::to_path_buf));
     // A bare file name's directory is the current one.
@@ -623,4 +627,34 @@ fn resolve_cli_templates(
         .into_iter()
         .map(|(k, v)| walk(v, &ctx, &k).map(|v| (k, v)))
         .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TestFormat {
+    Human,
+    Junit,
+}
+
+/// Runs `kind: test` files; exit 0 when every case passes, 1 when some fail, 2 when none ran.
+pub fn test(paths: &[PathBuf], format: TestFormat) -> i32 {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return fail(e),
+    };
+    let results = match rt.block_on(crate::testing::run_paths(paths)) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    if results.is_empty() {
+        return fail("no test cases found (test files have `kind: test`)");
+    }
+    match format {
+        TestFormat::Human => print!("{}", crate::testing::human(&results)),
+        TestFormat::Junit => print!("{}", crate::testing::junit(&results)),
+    }
+    if results.iter().all(|r| r.passed()) {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
 }

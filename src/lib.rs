@@ -17,6 +17,7 @@ pub mod run;
 pub mod schema;
 pub mod secrets;
 pub mod template;
+pub mod testing;
 pub mod util;
 pub mod validate;
 pub mod workspace;

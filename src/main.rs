@@ -90,6 +90,13 @@ enum Cmd {
         #[command(subcommand)]
         action: ConnectionAction,
     },
+    /// Run test files (`kind: test`): mocked runs checked against expectations.
+    Test {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: cli::TestFormat,
+    },
     /// Print the JSON Schema of a file kind (playbook, integration, connections, test).
     Schema {
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(codeless::schema::KINDS))]
@@ -186,6 +193,7 @@ fn main() {
                     commands,
                 },
         } => cli::connection_test(&name, connections.as_deref(), &commands),
+        Cmd::Test { paths, format } => cli::test(&paths, format),
         Cmd::Schema { kind } => cli::schema(kind.as_deref()),
         Cmd::Commands { action: None } => cli::list_commands(),
         Cmd::Commands {

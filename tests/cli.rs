@@ -308,3 +308,33 @@ fn trace_writes_one_json_line_per_event() {
     assert_eq!(events[3]["status"], "Successful");
     assert!(events[2]["duration_ms"].as_f64().is_some());
 }
+
+#[test]
+fn test_files_report_expected_versus_actual_with_positions() {
+    let o = codeless(&["test", "tests/fixtures/ok.test.yaml"]);
+    assert_eq!(code(&o), 1);
+    let out = String::from_utf8_lossy(&o.stdout);
+    for want in [
+        "PASS tests/fixtures/ok.test.yaml:4 › right",
+        "FAIL tests/fixtures/ok.test.yaml:7 › wrong on purpose",
+        "tests/fixtures/ok.test.yaml:11:15: run status: expected Failed, got Successful",
+        "tests/fixtures/ok.test.yaml:12:23: task `shout`: expected Skipped, got Successful",
+        "tests/fixtures/ok.test.yaml:12:38: there is no task `nope` in the playbook",
+        "tests/fixtures/ok.test.yaml:13:32: `outputs.shout`: expected \"Phish!\", got \"Phish?\"",
+        "1 passed, 1 failed",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    let o = codeless(&["test", "tests/fixtures/ok.test.yaml", "--format", "junit"]);
+    let xml = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        xml.contains("<testsuites name=\"codeless\" tests=\"2\" failures=\"1\">"),
+        "{xml}"
+    );
+    assert!(xml.contains("<failure message=\"tests/fixtures/ok.test.yaml:11:15: run status: expected Failed, got Successful\">"), "{xml}");
+    assert_eq!(
+        code(&codeless(&["test", "tests/fixtures/incident.json"])),
+        2,
+        "no test cases"
+    );
+}

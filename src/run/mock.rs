@@ -138,10 +138,10 @@ fn to_output(v: &Value, spec: &CommandSpec) -> OutputModel {
     };
     OutputModel {
         status,
-        result: o
-            .get("result")
-            .cloned()
-            .unwrap_or_else(|| crate::output::summary_of(&return_data)),
+        result: o.get("result").cloned().unwrap_or_else(|| match &error {
+            Some(e) => Value::String(e.render()),
+            None => crate::output::summary_of(&return_data),
+        }),
         return_data,
         key_fields,
         raw_data,
