@@ -658,3 +658,29 @@ pub fn test(paths: &[PathBuf], format: TestFormat) -> i32 {
         EXIT_FAILED
     }
 }
+
+/// Draws a playbook's task graph; with a run document, coloured by task status.
+pub fn graph(playbook: &Path, format: crate::graph::GraphFormat, run: Option<&Path>) -> i32 {
+    let ws = Workspace::load(&run_files(playbook, None, &[]));
+    let Some(pb) = ws.playbook(playbook) else {
+        let diags = ws.diagnostics_for(&playbook.display().to_string());
+        if !diags.is_empty() {
+            eprint!(
+                "{}",
+                render(&diags, 1, Format::Human, std::io::stderr().is_terminal())
+            );
+        }
+        return fail(format!("{} is not a playbook", playbook.display()));
+    };
+    let run_doc = match run.map(read_data).transpose() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let (plan, _) = crate::plan::plan(&pb);
+    let out = match format {
+        crate::graph::GraphFormat::Mermaid => crate::graph::mermaid(&pb, &plan, run_doc.as_ref()),
+        crate::graph::GraphFormat::Dot => crate::graph::dot(&pb, &plan, run_doc.as_ref()),
+    };
+    print!("{out}");
+    EXIT_OK
+}

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod connections;
 pub mod diagnostic;
 pub mod files;
+pub mod graph;
 pub mod http;
 pub mod jsonpath;
 pub mod load;

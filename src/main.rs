@@ -97,6 +97,15 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "human")]
         format: cli::TestFormat,
     },
+    /// Draw a playbook's task graph (branch labels, loop edges, joins).
+    Graph {
+        playbook: PathBuf,
+        #[arg(long, value_enum, default_value = "mermaid")]
+        format: codeless::graph::GraphFormat,
+        /// A run document (the output of `codeless run`) to colour tasks by status.
+        #[arg(long)]
+        run: Option<PathBuf>,
+    },
     /// Print the JSON Schema of a file kind (playbook, integration, connections, test).
     Schema {
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(codeless::schema::KINDS))]
@@ -194,6 +203,11 @@ fn main() {
                 },
         } => cli::connection_test(&name, connections.as_deref(), &commands),
         Cmd::Test { paths, format } => cli::test(&paths, format),
+        Cmd::Graph {
+            playbook,
+            format,
+            run,
+        } => cli::graph(&playbook, format, run.as_deref()),
         Cmd::Schema { kind } => cli::schema(kind.as_deref()),
         Cmd::Commands { action: None } => cli::list_commands(),
         Cmd::Commands {
