@@ -292,6 +292,7 @@ fn command(r: &mut Reader, name: Sp<String>, node: &Node) -> Option<IntegrationC
                 },
                 None => IndexMap::new(),
             };
+            let mut body_problems = crate::model::LoadProblems::default();
             let body = Playbook {
                 file: r.file.clone(),
                 name: name.clone(),
@@ -312,8 +313,9 @@ fn command(r: &mut Reader, name: Sp<String>, node: &Node) -> Option<IntegrationC
                     })
                     .collect(),
                 outputs,
-                tasks: tasks(r, t),
+                tasks: tasks(r, t, &mut body_problems),
                 tasks_span: t.span,
+                load_problems: body_problems.clone(),
             };
             CommandImpl::Tasks(Arc::new(body))
         }

@@ -37,9 +37,13 @@ pub(crate) fn playbook(r: &mut Reader, root: &Node) -> Option<Playbook> {
         },
         None => IndexMap::new(),
     };
+    let mut load_problems = crate::model::LoadProblems::default();
     let (tasks, tasks_span) = match r.require(&o, "tasks", "the playbook") {
-        Some(n) => (tasks(r, n), n.span),
-        None => (IndexMap::new(), Span::new(0, 0)),
+        Some(n) => (tasks(r, n, &mut load_problems), n.span),
+        None => {
+            load_problems.tasks_invalid = true;
+            (IndexMap::new(), Span::new(0, 0))
+        }
     };
     Some(Playbook {
         file: r.file.clone(),
@@ -50,6 +54,7 @@ pub(crate) fn playbook(r: &mut Reader, root: &Node) -> Option<Playbook> {
         outputs,
         tasks,
         tasks_span,
+        load_problems,
     })
 }
 
@@ -110,9 +115,14 @@ pub(crate) fn param_type(r: &mut Reader, node: Option<&Node>) -> Option<ParamTyp
 }
 
 /// The `tasks:` mapping (also the body of integration commands implemented by tasks).
-pub(crate) fn tasks(r: &mut Reader, node: &Node) -> IndexMap<String, Task> {
+pub(crate) fn tasks(
+    r: &mut Reader,
+    node: &Node,
+    problems: &mut crate::model::LoadProblems,
+) -> IndexMap<String, Task> {
     let NodeValue::Map(m) = &node.value else {
         r.wrong_type(node, "`tasks`", "a mapping of task id: task");
+        problems.tasks_invalid = true;
         return IndexMap::new();
     };
     let mut out = IndexMap::new();
@@ -128,8 +138,15 @@ pub(crate) fn tasks(r: &mut Reader, node: &Node) -> IndexMap<String, Task> {
                 ),
             );
         }
-        if let Some(t) = task(r, Sp::new(id.clone(), *id_span), tn) {
-            out.insert(id.clone(), t);
+        let before = r.diags.len();
+        match task(r, Sp::new(id.clone(), *id_span), tn) {
+            Some(t) => {
+                if r.diags.len() > before {
+                    problems.tasks_with_errors.push(id.clone());
+                }
+                out.insert(id.clone(), t);
+            }
+            None => problems.broken_tasks.push(id.clone()),
         }
     }
     out

@@ -13,7 +13,8 @@ pub use integration::{
     RequestBody, RetryPolicy,
 };
 pub use playbook::{
-    Branch, InputDecl, OnError, Param, Playbook, Retry, Step, Task, TaskInput, TaskKind, Wait,
+    Branch, InputDecl, LoadProblems, OnError, Param, Playbook, Retry, Step, Task, TaskInput,
+    TaskKind, Wait,
 };
 pub use testfile::{TestCase, TestExpect, TestFile};
 pub use value::{TKind, TValue, OPERATORS};

@@ -20,6 +20,25 @@ pub struct Playbook {
     pub tasks: IndexMap<String, Task>,
     /// Span of the `tasks:` mapping (or of the document when it is missing).
     pub tasks_span: Span,
+    /// What could not be loaded, so graph rules do not report its consequences.
+    pub load_problems: LoadProblems,
+}
+
+/// Parts of a playbook that had load errors (already reported with Y codes).
+#[derive(Debug, Clone, Default)]
+pub struct LoadProblems {
+    /// `tasks` was missing or not a mapping.
+    pub tasks_invalid: bool,
+    /// Task ids whose value was not a task at all (so they are not in `tasks`).
+    pub broken_tasks: Vec<String>,
+    /// Tasks loaded with some error (a bad `type`, `branches`, `next`...).
+    pub tasks_with_errors: Vec<String>,
+}
+
+impl LoadProblems {
+    pub fn any(&self) -> bool {
+        self.tasks_invalid || !self.broken_tasks.is_empty() || !self.tasks_with_errors.is_empty()
+    }
 }
 
 impl Playbook {

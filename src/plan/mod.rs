@@ -56,7 +56,7 @@ pub fn plan(pb: &Playbook) -> (Plan, Vec<Diagnostic>) {
         .map(|(i, id)| (id.clone(), i))
         .collect();
     let n = ids.len();
-    if n == 0 {
+    if n == 0 && !pb.load_problems.tasks_invalid && pb.load_problems.broken_tasks.is_empty() {
         diags.push(
             Diagnostic::error("G005", file, pb.tasks_span, "the playbook has no tasks")
                 .with_help("add at least one task under `tasks:`"),
@@ -66,13 +66,14 @@ pub fn plan(pb: &Playbook) -> (Plan, Vec<Diagnostic>) {
     let nodes: Vec<NodeIndex> = (0..n).map(|i| graph.add_node(i)).collect();
     let mut edges = Vec::new();
     for (from, task) in pb.tasks.values().enumerate() {
-        if task.kind.value == TaskKind::Conditional && task.branches.is_empty() {
+        let had_errors = pb.load_problems.tasks_with_errors.contains(&task.id.value);
+        if task.kind.value == TaskKind::Conditional && task.branches.is_empty() && !had_errors {
             diags.push(
                 Diagnostic::error("G004", file, task.id.span, format!("conditional task `{}` has no branches", task.id.value))
                     .with_help("add `branches:` mapping labels (e.g. \"true\", \"false\", default) to task ids"),
             );
         }
-        if task.kind.value != TaskKind::Conditional && !task.branches.is_empty() {
+        if task.kind.value != TaskKind::Conditional && !task.branches.is_empty() && !had_errors {
             diags.push(
                 Diagnostic::error(
                     "G007",
@@ -97,6 +98,7 @@ pub fn plan(pb: &Playbook) -> (Plan, Vec<Diagnostic>) {
                         back: false,
                     });
                 }
+                None if pb.load_problems.broken_tasks.contains(&target.value) => {}
                 None => {
                     let help = crate::util::closest(&target.value, ids.iter().map(String::as_str))
                         .map(|c| format!("did you mean `{c}`?"))
@@ -119,7 +121,7 @@ pub fn plan(pb: &Playbook) -> (Plan, Vec<Diagnostic>) {
     }
     let has_pred: HashSet<usize> = edges.iter().map(|e| e.to).collect();
     let starts: Vec<usize> = (0..n).filter(|i| !has_pred.contains(i)).collect();
-    if n > 0 && starts.is_empty() {
+    if n > 0 && starts.is_empty() && !pb.load_problems.any() {
         diags.push(
             Diagnostic::error(
                 "G006",
@@ -182,7 +184,7 @@ pub fn plan(pb: &Playbook) -> (Plan, Vec<Diagnostic>) {
         }
     }
     let unreachable: Vec<usize> = (0..n).filter(|i| !visited.contains(i)).collect();
-    if !starts.is_empty() {
+    if !starts.is_empty() && !pb.load_problems.any() {
         for &u in &unreachable {
             diags.push(
                 Diagnostic::warning(

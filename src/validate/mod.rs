@@ -59,5 +59,6 @@ pub fn check_playbook(pb: &Playbook, plan: &Plan, catalog: &Catalog) -> Vec<Diag
     rules::commands::check(pb, catalog, &mut out);
     rules::references::check(pb, plan, catalog, &mut out);
     rules::task_connections::check(pb, catalog, &mut out);
+    rules::nesting::check(pb, catalog, &mut out);
     out
 }

@@ -25,7 +25,11 @@ pub fn check(pb: &Playbook, catalog: &Catalog, out: &mut Vec<Diagnostic>) {
             }
             kind => {
                 if let (Some(cmd), Some(params)) = (&task.command, task.params()) {
-                    let feature = (kind == TaskKind::Conditional).then_some(Feature::Conditional);
+                    let feature = Some(if kind == TaskKind::Conditional {
+                        Feature::Conditional
+                    } else {
+                        Feature::Command
+                    });
                     check_call(pb, catalog, cmd, params, feature, false, out);
                 }
             }
@@ -73,10 +77,10 @@ fn check_call(
     }
     if let Some(f) = feature {
         if !spec.has_feature(f) {
-            let what = if f == Feature::Transform {
-                "a transform step"
-            } else {
-                "a conditional task"
+            let what = match f {
+                Feature::Transform => "a transform step",
+                Feature::Conditional => "a conditional task",
+                _ => "a command task",
             };
             out.push(
                 Diagnostic::error(

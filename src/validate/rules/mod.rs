@@ -4,5 +4,6 @@
 pub mod commands;
 pub mod connections;
 pub mod integrations;
+pub mod nesting;
 pub mod references;
 pub mod task_connections;

@@ -15,6 +15,7 @@ pub fn check(pb: &Playbook, plan: &Plan, catalog: &Catalog, out: &mut Vec<Diagno
         for (e, span) in v.exprs() {
             match &e.scope {
                 Scope::Task { id, .. } => match plan.index.get(id) {
+                    None if pb.load_problems.broken_tasks.contains(id) => {}
                     None => {
                         let help = crate::util::closest(id, plan.ids.iter().map(String::as_str))
                             .map(|c| format!("did you mean `{c}`?"))
