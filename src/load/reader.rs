@@ -209,7 +209,17 @@ impl Reader {
                             let at = Span::new(span.start + text_offset + e.offset, e.len);
                             self.error(e.code, at, e.message, e.help);
                         }
-                        TValue::literal(Value::String(s.clone()), span)
+                        // Not a literal: a broken reference must not be type-checked as text.
+                        TValue {
+                            span,
+                            kind: TKind::Template {
+                                raw: s.clone(),
+                                template: crate::template::Template {
+                                    parts: vec![crate::template::Part::Text(s.clone())],
+                                },
+                                text_offset,
+                            },
+                        }
                     }
                 }
             }

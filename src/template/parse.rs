@@ -131,9 +131,12 @@ pub fn parse_template(raw: &str) -> Result<Template, Vec<TemplateError>> {
     let mut last = 0; // start of pending literal text in `raw`
     while i < bytes.len() {
         // Compare bytes, not `&str` slices: `i` may sit inside a multi-byte character.
-        if bytes[i] == b'\\' && bytes[i + 1..].starts_with(b"<<") {
+        if bytes[i] == b'\\'
+            && (bytes[i + 1..].starts_with(b"<<") || bytes[i + 1..].starts_with(b"{{"))
+        {
+            // `\<<` and `\{{` write the delimiter literally.
             text.push_str(&raw[last..i]);
-            text.push_str("<<");
+            text.push_str(&raw[i + 1..i + 3]);
             i += 3;
             last = i;
             continue;
@@ -490,6 +493,13 @@ mod tests {
             parse_template("{{other}}").unwrap().literal().unwrap(),
             "{{other}}"
         );
+        assert_eq!(
+            parse_template("a \\{{connector.k}} b")
+                .unwrap()
+                .literal()
+                .unwrap(),
+            "a {{connector.k}} b"
+        );
     }
 
     #[test]
@@ -543,7 +553,7 @@ mod never_panics {
                         let s = format!("{a}{b}{c}{d}");
                         if let Ok(t) = parse_template(&s) {
                             if let Some(lit) = t.literal() {
-                                assert_eq!(lit, s.replace("\\<<", "<<"), "{s:?}");
+                                assert_eq!(lit, super::unescape(&s), "{s:?}");
                             }
                         }
                         n += 1;
@@ -553,4 +563,24 @@ mod never_panics {
         }
         assert_eq!(n, 15usize.pow(4));
     }
+}
+
+#[cfg(test)]
+fn unescape(s: &str) -> String {
+    // What the parser does with escapes, left to right: `\<<` → `<<`, `\{{` → `{{`.
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if after.starts_with("<<") || after.starts_with("{{") {
+            out.push_str(&after[..2]);
+            rest = &after[2..];
+        } else {
+            out.push('\\');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }

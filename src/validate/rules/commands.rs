@@ -143,6 +143,21 @@ fn check_call(
         let Some(lit) = param.value.as_literal() else {
             continue;
         };
+        if let (Some(path), true) = (lit.as_str(), takes_jsonpath(&spec.name, k)) {
+            // filterByJsonPath also takes a bare filter (`@.score > 5` or `?@.x`).
+            let full = match path.trim() {
+                p if p.starts_with('@') => format!("$[?{p}]"),
+                p if p.starts_with('?') => format!("$[{p}]"),
+                p => p.to_owned(),
+            };
+            if let Err(e) = crate::jsonpath::parse(&full) {
+                out.push(
+                    Diagnostic::error("J001", file, param.value.span, format!("input `{k}` of `{}`: `{path}` is not a valid JSONPath: {e}", spec.name))
+                        .with_help("JSONPaths start with `$`, e.g. `$[*].name` or `$[?@.score > 5]` (RFC 9535)"),
+                );
+            }
+            continue;
+        }
         // A list for a scalar parameter is batch execution, not a type error.
         if p.ty.is_scalar() && lit.is_array() {
             continue;
@@ -183,4 +198,12 @@ fn check_call(
             }
         }
     }
+}
+
+/// Built-in parameters whose value is a JSONPath.
+fn takes_jsonpath(command: &str, param: &str) -> bool {
+    matches!(
+        (command, param),
+        ("jsonPathQuery" | "filterByJsonPath", "path")
+    )
 }
