@@ -338,7 +338,7 @@ fn command(r: &mut Reader, name: Sp<String>, node: &Node) -> Option<IntegrationC
         inputs,
         input_spans,
         key_fields,
-        status: lifecycle(r, o.get("status"), "a command's `status`").value,
+        status: lifecycle(r, o.get("status"), "status (live or draft)").value,
         implementation,
         span: node.span,
         name,

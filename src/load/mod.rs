@@ -90,10 +90,15 @@ pub fn load_str(path: &str, text: impl Into<String>) -> Loaded {
                 let key = key.split(", set DuplicateKeyPolicy").next().unwrap_or(key);
                 ("Y002", format!("duplicate key `{key}`"))
             } else {
-                ("Y001", format!("YAML syntax error: {}", e.message))
+                (
+                    "Y001",
+                    format!("YAML syntax error: {}", friendly_yaml_message(&e.message)),
+                )
             };
             let help = match code {
-                "Y002" => "each key may appear once in a mapping; remove or rename one",
+                                "Y002" => "each key may appear once in a mapping; remove or rename one",
+                _ if e.message.contains("multiple YAML documents") => "remove the `---` line, or split the file in two",
+                _ if e.message.contains("recursive references") => "an alias cannot contain itself; copy the value instead",
                 _ if e.message.contains("recursion limit") => "the document is nested too deeply",
                 _ if e.message.contains("budget") => "the document is too large or expands too much (aliases)",
                 _ => "check indentation and quoting; in flow style quote values holding `[`, `]`, `,` or `{`",
@@ -208,4 +213,32 @@ mod tests {
         let d = &l.diagnostics[0];
         assert_eq!((d.code, d.line_col()), ("T003", (7, 19)));
     }
+}
+
+/// The YAML library's messages, in words for people who write playbooks (no library API names).
+fn friendly_yaml_message(raw: &str) -> String {
+    if raw.contains("multiple YAML documents") {
+        return "the file holds more than one YAML document (a `---` line); a file holds one"
+            .into();
+    }
+    if raw.contains("recursive references") {
+        return "an alias refers to itself (`&a` ... `*a` inside it)".into();
+    }
+    if let Some(rest) = raw.strip_prefix("budget breached: ") {
+        let what = rest
+            .split(|c: char| !c.is_alphanumeric())
+            .next()
+            .unwrap_or("size")
+            .to_lowercase();
+        return match what.as_str() {
+            "nodes" => "the document has too many values (more than 250,000, counting what aliases expand to)".into(),
+            "depth" => "the document is nested too deeply".into(),
+            "aliases" => "the document uses too many aliases".into(),
+            _ => format!("the document is too large ({what} limit)"),
+        };
+    }
+    if raw.contains("recursion limit") {
+        return "the document is nested too deeply".into();
+    }
+    raw.to_owned()
 }

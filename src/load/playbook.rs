@@ -18,7 +18,7 @@ pub(crate) fn playbook(r: &mut Reader, root: &Node) -> Option<Playbook> {
         .opt_text(&o, "description", "the playbook")
         .map(|s| s.value)
         .unwrap_or_default();
-    let status = lifecycle(r, o.get("status"), "the playbook's `status`");
+    let status = lifecycle(r, o.get("status"), "status (live or draft)");
     let inputs = o
         .get("inputs")
         .map(|n| input_decls(r, n))
@@ -191,13 +191,32 @@ fn task(r: &mut Reader, id: Sp<String>, node: &Node) -> Option<Task> {
         None => TaskInput::Params(IndexMap::new()),
     };
     let steps = match o.get("steps") {
-        Some(n) => steps(r, n, &what),
-        None if kind.value == TaskKind::Transform => {
+        Some(n) => {
+            let s = steps(r, n, &what);
+            if s.is_empty() && transform && matches!(n.value, NodeValue::Seq(_)) {
+                r.error(
+                    "Y005",
+                    n.span,
+                    format!("{what} has no steps"),
+                    Some("list the commands to apply, e.g. `steps: [toUpper]`".into()),
+                );
+            }
+            s
+        }
+        None if transform => {
             r.require(&o, "steps", &what);
             Vec::new()
         }
         None => Vec::new(),
     };
+    if let (true, Some(c)) = (transform, o.get("command")) {
+        r.error(
+            "Y006",
+            c.span,
+            format!("{what} is a transform: `command` is not used"),
+            Some("put the command under `steps:` (its first parameter is fed by `input:`)".into()),
+        );
+    }
     let next = o
         .get("next")
         .map(|n| r.text_list(n, &format!("`next` of {what}")))

@@ -50,13 +50,29 @@ impl Reader {
             NodeValue::Bool(b) if expected.contains("text") => {
                 Some(format!("quote it to keep it as text: \"{b}\""))
             }
+            NodeValue::String(s)
+                if expected.contains("true or false")
+                    && matches!(
+                        s.to_ascii_lowercase().as_str(),
+                        "yes" | "no" | "on" | "off" | "y" | "n"
+                    ) =>
+            {
+                Some(format!(
+                    "`{s}` is text here (YAML 1.2); write true or false"
+                ))
+            }
             NodeValue::Null => Some("give a value after the colon".to_owned()),
             _ => None,
+        };
+        // Say what was given: a number is "not -1", other kinds "not a list".
+        let given = match &node.value {
+            NodeValue::Number(n) => n.to_string(),
+            _ => node.kind_name().to_owned(),
         };
         self.error(
             "Y004",
             node.span,
-            format!("{what} must be {expected}, not {}", node.kind_name()),
+            format!("{what} must be {expected}, not {given}"),
             help,
         );
     }

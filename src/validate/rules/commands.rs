@@ -110,7 +110,11 @@ fn check_call(
                     name.span,
                     format!("`{}` needs input `{}` ({})", spec.name, p.name, p.display),
                 )
-                .with_help(format!("add `{}: ...` under `input:`", p.name)),
+                .with_help(format!(
+                    "add `{}: ...` under `{}:`",
+                    p.name,
+                    if first_is_fed { "with" } else { "input" }
+                )),
             );
         }
     }

@@ -171,7 +171,12 @@ fn check_item_use(pb: &Playbook, catalog: &Catalog, task: &Task, out: &mut Vec<D
     };
     if task.kind.value == TaskKind::Transform {
         for v in task.values() {
-            report(out, item_exprs(v), "transform tasks do not run in batches");
+            for (shown, span) in item_exprs(v) {
+                out.push(
+                    Diagnostic::error("T006", &pb.file, span, format!("{shown} is used, but transform tasks do not run in batches"))
+                        .with_help("a transform passes one value through its steps; to run a command once per element, use a command task with a list"),
+                );
+            }
         }
         return;
     }
