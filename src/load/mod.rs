@@ -150,6 +150,34 @@ pub fn load_str(path: &str, text: impl Into<String>) -> Loaded {
     }
 }
 
+/// The YAML library's messages, in words for people who write playbooks (no library API names).
+fn friendly_yaml_message(raw: &str) -> String {
+    if raw.contains("multiple YAML documents") {
+        return "the file holds more than one YAML document (a `---` line); a file holds one"
+            .into();
+    }
+    if raw.contains("recursive references") {
+        return "an alias refers to itself (`&a` ... `*a` inside it)".into();
+    }
+    if let Some(rest) = raw.strip_prefix("budget breached: ") {
+        let what = rest
+            .split(|c: char| !c.is_alphanumeric())
+            .next()
+            .unwrap_or("size")
+            .to_lowercase();
+        return match what.as_str() {
+            "nodes" => "the document has too many values (more than 250,000, counting what aliases expand to)".into(),
+            "depth" => "the document is nested too deeply".into(),
+            "aliases" => "the document uses too many aliases".into(),
+            _ => format!("the document is too large ({what} limit)"),
+        };
+    }
+    if raw.contains("recursion limit") {
+        return "the document is nested too deeply".into();
+    }
+    raw.to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,32 +241,4 @@ mod tests {
         let d = &l.diagnostics[0];
         assert_eq!((d.code, d.line_col()), ("T003", (7, 19)));
     }
-}
-
-/// The YAML library's messages, in words for people who write playbooks (no library API names).
-fn friendly_yaml_message(raw: &str) -> String {
-    if raw.contains("multiple YAML documents") {
-        return "the file holds more than one YAML document (a `---` line); a file holds one"
-            .into();
-    }
-    if raw.contains("recursive references") {
-        return "an alias refers to itself (`&a` ... `*a` inside it)".into();
-    }
-    if let Some(rest) = raw.strip_prefix("budget breached: ") {
-        let what = rest
-            .split(|c: char| !c.is_alphanumeric())
-            .next()
-            .unwrap_or("size")
-            .to_lowercase();
-        return match what.as_str() {
-            "nodes" => "the document has too many values (more than 250,000, counting what aliases expand to)".into(),
-            "depth" => "the document is nested too deeply".into(),
-            "aliases" => "the document uses too many aliases".into(),
-            _ => format!("the document is too large ({what} limit)"),
-        };
-    }
-    if raw.contains("recursion limit") {
-        return "the document is nested too deeply".into();
-    }
-    raw.to_owned()
 }
