@@ -198,10 +198,7 @@ pub fn run(args: RunArgs) -> i32 {
     let opts = RunOptions {
         concurrency: args.concurrency,
         mocks,
-        progress: Progress {
-            enabled: !args.quiet,
-            secrets: secrets.clone(),
-        },
+        progress: Progress::for_stderr(!args.quiet, secrets.clone()),
         connections,
         ..RunOptions::default()
     };

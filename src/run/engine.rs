@@ -173,6 +173,7 @@ impl Engine {
 
     pub async fn run(mut self) -> RunResult {
         let trace = self.services.trace.clone();
+        self.progress.begin(self.plan.ids.len());
         trace.emit("run_started", json!({"playbook": self.pb.name.value, "run_id": self.data.playbook.get("run_id"), "depth": self.services.depth}));
         let mut jobs: JoinSet<Finished> = JoinSet::new();
         for &s in &self.plan.starts.clone() {
@@ -198,6 +199,7 @@ impl Engine {
             }
         }
         let (name, depth) = (self.pb.name.value.clone(), self.services.depth);
+        self.progress.end();
         let r = self.result();
         trace.emit(
             "run_finished",

@@ -353,10 +353,8 @@ fn run_nested(
             playbook: serde_json::json!({"name": pb.name.value, "run_id": format!("{:x}", now.timestamp_nanos_opt().unwrap_or(0)), "started_at": now.format("%Y-%m-%d %H:%M:%S").to_string()}),
         };
         let registry = child.registry.clone();
-        let progress = super::Progress {
-            enabled: false,
-            secrets: Default::default(),
-        };
+        // Nested runs show no progress of their own (their task's line stands for them).
+        let progress = super::Progress::default();
         let r = super::engine::Engine::new(
             pb,
             Arc::new(plan),

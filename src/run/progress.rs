@@ -1,7 +1,10 @@
-//! Progress lines on stderr while a playbook runs (one line per task start and finish).
+//! Progress on stderr while a playbook runs. On a terminal: a live view — finished tasks scroll
+//! by, and one status line, redrawn in place, shows what is running and how far the run is.
+//! Otherwise (pipes, CI logs): one plain line per task start and finish.
 
 use crate::output::OutputModel;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Default)]
@@ -9,14 +12,53 @@ pub struct Progress {
     pub enabled: bool,
     /// Masked out of every line.
     pub secrets: crate::secrets::Secrets,
+    /// Redraw a status line in place (set by `Progress::for_stderr` on a terminal).
+    pub live: bool,
+    state: Arc<Mutex<Live>>,
+}
+
+#[derive(Debug, Default)]
+struct Live {
+    running: Vec<String>,
+    done: usize,
+    total: usize,
 }
 
 impl Progress {
+    /// Progress on stderr: live when stderr is a terminal (and TERM is not `dumb`).
+    pub fn for_stderr(enabled: bool, secrets: crate::secrets::Secrets) -> Self {
+        let live = enabled
+            && std::io::stderr().is_terminal()
+            && std::env::var("TERM").map_or(true, |t| t != "dumb");
+        Progress {
+            enabled,
+            secrets,
+            live,
+            state: Arc::default(),
+        }
+    }
+
+    /// The number of tasks of the run (for "done/total").
+    pub fn begin(&self, total: usize) {
+        if let Ok(mut s) = self.state.lock() {
+            s.total = total;
+        }
+    }
+
     pub fn started(&self, task: &str, command: &str) {
-        if self.enabled {
+        if !self.enabled {
+            return;
+        }
+        if self.live {
+            if let Ok(mut s) = self.state.lock() {
+                s.running.push(task.to_owned());
+                self.redraw(&s, None);
+            }
+        } else {
             let _ = writeln!(std::io::stderr(), "▶ {task} ({command})");
         }
     }
+
     pub fn finished(&self, task: &str, out: &OutputModel, took: Duration, branch: Option<&str>) {
         if !self.enabled {
             return;
@@ -29,11 +71,64 @@ impl Progress {
             Some(e) => format!("✘ {task} Failed in {ms:.1} ms: {}", e.render()),
             None => format!("✔ {task} {} in {ms:.1} ms{branch}", out.status.as_str()),
         };
-        let _ = writeln!(std::io::stderr(), "{}", self.secrets.mask(&line));
+        let line = self.secrets.mask(&line);
+        if self.live {
+            if let Ok(mut s) = self.state.lock() {
+                if let Some(i) = s.running.iter().position(|r| r == task) {
+                    s.running.remove(i);
+                }
+                s.done += 1;
+                let colored = if out.error.is_some() {
+                    format!("\x1b[31m{line}\x1b[0m")
+                } else {
+                    format!("\x1b[32m{line}\x1b[0m")
+                };
+                self.redraw(&s, Some(&colored));
+            }
+        } else {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
     }
+
     pub fn note(&self, msg: &str) {
         if self.enabled {
-            let _ = writeln!(std::io::stderr(), "! {}", self.secrets.mask(msg));
+            let msg = self.secrets.mask(msg);
+            if self.live {
+                if let Ok(s) = self.state.lock() {
+                    self.redraw(&s, Some(&format!("! {msg}")));
+                }
+            } else {
+                let _ = writeln!(std::io::stderr(), "! {msg}");
+            }
         }
+    }
+
+    /// Clears the status line at the end of a live run.
+    pub fn end(&self) {
+        if self.enabled && self.live {
+            let _ = write!(std::io::stderr(), "\r\x1b[K");
+            let _ = std::io::stderr().flush();
+        }
+    }
+
+    fn redraw(&self, s: &Live, print_above: Option<&str>) {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[K");
+        if let Some(line) = print_above {
+            let _ = writeln!(err, "{line}");
+        }
+        let running = if s.running.is_empty() {
+            "—".to_owned()
+        } else {
+            s.running.join(", ")
+        };
+        let status = self.secrets.mask(&format!(
+            "⏵ {}/{} done · running: {running}",
+            s.done, s.total
+        ));
+        let width = 100;
+        let shown: String = status.chars().take(width).collect();
+        let _ = write!(err, "\x1b[2m{shown}\x1b[0m");
+        let _ = err.flush();
     }
 }
