@@ -63,6 +63,9 @@ pub fn validate(
         Ok(f) => f,
         Err(e) => return fail(e),
     };
+    if files.is_empty() {
+        return fail("no YAML files (*.yaml, *.yml) found in the given paths");
+    }
     let ws = Workspace::load(&files);
     let diags = ws.diagnostics();
     let color = std::io::stdout().is_terminal();

@@ -252,6 +252,29 @@ fn hostile_files_get_diagnostics_not_panics() {
         0,
         "an empty file has no kind and is ignored"
     );
+
+    // 50 MB: refused before parsing, with the limit named.
+    let big = dir.path().join("big.yaml");
+    let mut text = String::from("kind: playbook\nname: big\ntasks:\n");
+    while text.len() < 50 * 1024 * 1024 {
+        text.push_str(
+            "  # padding padding padding padding padding padding padding padding padding\n",
+        );
+    }
+    std::fs::write(&big, &text).unwrap();
+    let o = codeless(&["validate", "--format", "json", big.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    assert!(stdout_json(&o)["diagnostics"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("the limit is 10485760 bytes"));
+
+    // A directory without YAML is a clear refusal, not a silent success.
+    let empty_dir = dir.path().join("nothing");
+    std::fs::create_dir(&empty_dir).unwrap();
+    let o = codeless(&["validate", empty_dir.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no YAML files"));
 }
 
 #[test]
