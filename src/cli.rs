@@ -19,6 +19,8 @@ use std::sync::Arc;
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_INVALID: i32 = 2;
+/// A run cancelled with Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Every `*.yaml`/`*.yml` under the given paths (files given directly are always taken).
 pub fn walk(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
@@ -226,20 +228,29 @@ pub fn run(args: RunArgs) -> i32 {
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
     let registry = Arc::new(ws.registry.clone());
-    let result = rt.block_on(run_playbook(
-        pb.clone(),
-        Arc::new(plan),
-        registry,
-        data,
-        opts,
-    ));
+    let cancel = opts.cancel.clone();
+    let result = rt.block_on(async {
+        // Ctrl-C: start no new task, let running ones end or time out, then report.
+        // A second Ctrl-C leaves at once.
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(EXIT_INTERRUPTED);
+                }
+            }
+        });
+        run_playbook(pb.clone(), Arc::new(plan), registry, data, opts).await
+    });
     for e in &result.output_errors {
         eprintln!("warning: {}", secrets.mask(e));
     }
     let mut doc = run_document(&pb, &result);
     secrets.mask_value(&mut doc);
     println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-    if result.status == crate::output::Status::Failed {
+    if result.cancelled {
+        EXIT_INTERRUPTED
+    } else if result.status == crate::output::Status::Failed {
         EXIT_FAILED
     } else {
         EXIT_OK

@@ -361,3 +361,36 @@ fn test_files_report_expected_versus_actual_with_positions() {
         "no test cases"
     );
 }
+
+#[test]
+fn ctrl_c_lets_running_tasks_end_and_still_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let pb = dir.path().join("slow.yaml");
+    std::fs::write(
+        &pb,
+        "kind: playbook\nname: Slow\ntasks:\n  wait: { command: sleep, input: { seconds: 1.5 }, next: [after] }\n  other: { command: sleep, input: { seconds: 0.2 } }\n  after: { command: concatToRear, input: { input: a, value: b } }\n",
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_codeless"))
+        .args(["run", pb.to_str().unwrap(), "-q"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 130, "{}", String::from_utf8_lossy(&o.stderr));
+    let doc = stdout_json(&o);
+    assert_eq!(doc["status"], "Failed");
+    assert_eq!(
+        doc["tasks"]["wait"]["status"], "Successful",
+        "the running task was allowed to end"
+    );
+    assert_eq!(doc["tasks"]["other"]["status"], "Successful");
+    assert_eq!(doc["tasks"]["after"]["status"], "Cancelled");
+}

@@ -23,6 +23,8 @@ pub enum TaskStatus {
     Done(Status),
     Skipped,
     Blocked,
+    /// The run was cancelled (Ctrl-C) before this task could run.
+    Cancelled,
 }
 
 impl TaskStatus {
@@ -31,6 +33,7 @@ impl TaskStatus {
             TaskStatus::Done(s) => s.as_str(),
             TaskStatus::Skipped | TaskStatus::NotRun => "Skipped",
             TaskStatus::Blocked => "Blocked",
+            TaskStatus::Cancelled => "Cancelled",
         }
     }
 }
@@ -69,6 +72,8 @@ pub struct RunResult {
     pub tasks: Vec<TaskResult>,
     /// Problems resolving `outputs:` (the value is null).
     pub output_errors: Vec<String>,
+    /// The run was cancelled (Ctrl-C) before it finished.
+    pub cancelled: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +135,8 @@ pub struct Engine {
     done: VecDeque<Finished>,
     /// Edges out of a loop body waiting for the loop to end, by loop edge.
     deferred: HashMap<usize, Vec<usize>>,
+    /// Set when the run is cancelled: no task starts after that.
+    cancelled: bool,
 }
 
 impl Engine {
@@ -168,6 +175,7 @@ impl Engine {
             ready: VecDeque::new(),
             done: VecDeque::new(),
             deferred: HashMap::new(),
+            cancelled: false,
         }
     }
 
@@ -180,7 +188,12 @@ impl Engine {
             self.nodes[s].ran = true;
             self.ready.push_back(s);
         }
+        let cancel = self.services.cancel.clone();
         loop {
+            if self.cancelled {
+                // Cancelled: start nothing new; what is running ends (or times out) on its own.
+                self.ready.clear();
+            }
             while let Some(n) = self.ready.pop_front() {
                 self.start(n, &mut jobs);
             }
@@ -188,14 +201,20 @@ impl Engine {
                 self.finish(f);
                 continue;
             }
-            match jobs.join_next().await {
-                Some(Ok(f)) => self.done.push_back(f),
-                Some(Err(e)) => {
-                    // A command task panicked or was cancelled: nothing more is known about it.
-                    self.progress
-                        .note(&format!("internal error in a task: {e}"));
+            tokio::select! {
+                joined = jobs.join_next() => match joined {
+                    Some(Ok(f)) => self.done.push_back(f),
+                    Some(Err(e)) => {
+                        // A command task panicked or was aborted: nothing more is known about it.
+                        self.progress.note(&format!("internal error in a task: {e}"));
+                    }
+                    None => break,
+                },
+                _ = cancel.cancelled(), if !self.cancelled => {
+                    self.cancelled = true;
+                    self.progress.note(&format!("cancelled: starting no new task; waiting for {} running", jobs.len()));
+                    trace.emit("run_cancelled", json!({"running": jobs.len()}));
                 }
-                None => break,
             }
         }
         let (name, depth) = (self.pb.name.value.clone(), self.services.depth);
@@ -644,6 +663,10 @@ impl Engine {
                 status = Status::PartiallySuccessful;
             }
         }
+        // A cancelled run did not do its work.
+        if self.cancelled {
+            status = Status::Failed;
+        }
         let ctx = Scopes {
             engine: &self,
             item: None,
@@ -669,10 +692,15 @@ impl Engine {
             .enumerate()
             .map(|(i, st)| TaskResult {
                 id: self.plan.ids[i].clone(),
-                status: if st.status == TaskStatus::NotRun {
-                    TaskStatus::Skipped
-                } else {
-                    st.status
+                status: match st.status {
+                    // Not reached: skipped, unless the run was cancelled before it could run.
+                    TaskStatus::NotRun if self.cancelled => TaskStatus::Cancelled,
+                    TaskStatus::NotRun => TaskStatus::Skipped,
+                    // A task still waiting on cancelled predecessors was never settled.
+                    TaskStatus::Skipped | TaskStatus::Blocked if self.cancelled && !st.settled => {
+                        TaskStatus::Cancelled
+                    }
+                    other => other,
                 },
                 output: st.output.clone(),
                 runs: st.runs,
@@ -686,6 +714,7 @@ impl Engine {
             outputs,
             tasks,
             output_errors,
+            cancelled: self.cancelled,
         }
     }
 }

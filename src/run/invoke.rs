@@ -32,6 +32,8 @@ pub struct Services {
     pub trigger: Arc<(Value, Value)>,
     pub depth: u32,
     pub trace: Arc<super::trace::Trace>,
+    /// Notified to cancel the run (Ctrl-C).
+    pub cancel: Arc<super::Cancel>,
 }
 
 /// The connections of a run, resolved once, and how a task finds its own.
@@ -127,11 +129,17 @@ impl Services {
             trigger: Arc::new(trigger),
             depth: 0,
             trace: Arc::new(super::trace::Trace::default()),
+            cancel: Arc::new(super::Cancel::default()),
         }
     }
 
     pub fn with_trace(mut self, trace: Arc<super::trace::Trace>) -> Self {
         self.trace = trace;
+        self
+    }
+
+    pub fn with_cancel(mut self, cancel: Arc<super::Cancel>) -> Self {
+        self.cancel = cancel;
         self
     }
 }

@@ -27,6 +27,8 @@ pub struct RunOptions {
     pub progress: Progress,
     pub connections: invoke::ConnectionTable,
     pub trace: Arc<trace::Trace>,
+    /// Notify it to cancel the run: no new task starts, running ones end or time out.
+    pub cancel: Arc<Cancel>,
 }
 
 impl Default for RunOptions {
@@ -38,6 +40,7 @@ impl Default for RunOptions {
             progress: Progress::default(),
             connections: invoke::ConnectionTable::default(),
             trace: Arc::new(trace::Trace::default()),
+            cancel: Arc::new(Cancel::default()),
         }
     }
 }
@@ -108,7 +111,8 @@ pub async fn run_playbook(
             opts.connections,
             (data.incident.clone(), data.event.clone()),
         )
-        .with_trace(opts.trace),
+        .with_trace(opts.trace)
+        .with_cancel(opts.cancel),
     );
     engine::Engine::new(pb, plan, registry, services, data, opts.progress)
         .run()
@@ -162,4 +166,33 @@ pub async fn run_in_workspace(
     let mut doc = run_document(&pb, &result);
     secrets.mask_value(&mut doc);
     (result, doc)
+}
+
+/// A run's cancellation (Ctrl-C): a flag that, once set, stays set, and wakes every waiter.
+#[derive(Debug, Default)]
+pub struct Cancel {
+    flag: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    /// Resolves once the run is cancelled (at once if it already is).
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
