@@ -17,10 +17,7 @@ pub(crate) fn integration(r: &mut Reader, root: &Node) -> Option<IntegrationFile
     let name = r
         .req_text(&o, "name", "the integration")
         .unwrap_or_else(|| Sp::new(String::new(), Span::new(0, 0)));
-    let description = r
-        .opt_text(&o, "description", "the integration")
-        .map(|s| s.value)
-        .unwrap_or_default();
+    let description = r.text_or_empty(&o, "description", "the integration");
     let connection = o
         .get("connection")
         .map(|n| conn_params(r, n))
@@ -78,17 +75,8 @@ fn conn_params(r: &mut Reader, node: &Node) -> Vec<ConnParam> {
                 .opt_bool(&o, "sensitive", "a connection parameter")
                 .unwrap_or(false),
             default: o.get("default").map(Node::to_json),
-            options: o
-                .get("options")
-                .map(|n| r.text_list(n, "`options`"))
-                .unwrap_or_default()
-                .into_iter()
-                .map(|s| s.value)
-                .collect(),
-            description: r
-                .opt_text(&o, "description", "a connection parameter")
-                .map(|s| s.value)
-                .unwrap_or_default(),
+            options: r.options(&o),
+            description: r.text_or_empty(&o, "description", "a connection parameter"),
             name,
         });
     }
@@ -364,17 +352,8 @@ pub(crate) fn param_spec(r: &mut Reader, node: &Node) -> Option<ParamSpec> {
     );
     p.required = r.opt_bool(&o, "required", "a parameter").unwrap_or(false);
     p.default = o.get("default").map(Node::to_json);
-    p.options = o
-        .get("options")
-        .map(|n| r.text_list(n, "`options`"))
-        .unwrap_or_default()
-        .into_iter()
-        .map(|s| s.value)
-        .collect();
-    p.description = r
-        .opt_text(&o, "description", "a parameter")
-        .map(|s| s.value)
-        .unwrap_or_default();
+    p.options = r.options(&o);
+    p.description = r.text_or_empty(&o, "description", "a parameter");
     p.sample = o.get("sample").map(Node::to_json);
     p.min = r.opt_number(&o, "min", "a parameter").map(|n| n.value);
     p.max = r.opt_number(&o, "max", "a parameter").map(|n| n.value);

@@ -14,10 +14,7 @@ pub(crate) fn playbook(r: &mut Reader, root: &Node) -> Option<Playbook> {
     let name = r
         .req_text(&o, "name", "the playbook")
         .unwrap_or_else(|| Sp::new(String::new(), Span::new(0, 0)));
-    let description = r
-        .opt_text(&o, "description", "the playbook")
-        .map(|s| s.value)
-        .unwrap_or_default();
+    let description = r.text_or_empty(&o, "description", "the playbook");
     let status = lifecycle(r, o.get("status"), "status (live or draft)");
     let inputs = o
         .get("inputs")
@@ -90,17 +87,8 @@ fn input_decls(r: &mut Reader, node: &Node) -> Vec<InputDecl> {
             ty,
             required: r.opt_bool(&o, "required", "an input").unwrap_or(false),
             default: o.get("default").map(Node::to_json),
-            options: o
-                .get("options")
-                .map(|n| r.text_list(n, "`options`"))
-                .unwrap_or_default()
-                .into_iter()
-                .map(|s| s.value)
-                .collect(),
-            description: r
-                .opt_text(&o, "description", "an input")
-                .map(|s| s.value)
-                .unwrap_or_default(),
+            options: r.options(&o),
+            description: r.text_or_empty(&o, "description", "an input"),
             name,
         });
     }

@@ -129,6 +129,25 @@ impl Reader {
         self.text(n, &format!("`{key}` of {what}"))
     }
 
+    /// An optional text field, empty when absent.
+    pub fn text_or_empty(&mut self, o: &Obj, key: &str, what: &str) -> String {
+        self.opt_text(o, key, what)
+            .map(|s| s.value)
+            .unwrap_or_default()
+    }
+
+    /// A parameter's `options:` list.
+    pub fn options(&mut self, o: &Obj) -> Vec<String> {
+        match o.get("options") {
+            Some(n) => self
+                .text_list(n, "`options`")
+                .into_iter()
+                .map(|s| s.value)
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
     pub fn req_text(&mut self, o: &Obj, key: &str, what: &str) -> Option<Sp<String>> {
         let n = self.require(o, key, what)?;
         self.text(n, &format!("`{key}` of {what}"))
