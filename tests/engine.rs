@@ -316,3 +316,33 @@ async fn text_templates_render_with_handlebars_and_bind_data_safely() {
     );
     assert!(!doc.to_string().contains("sk-secret-value"));
 }
+
+#[tokio::test]
+async fn batch_elements_run_concurrently_within_the_bound_and_keep_their_order() {
+    let yaml = format!("{HEADER}tasks:\n  each: {{ command: sleep, input: {{ seconds: 0.3, value: <<incident.items>> }} }}\n");
+    // `value` is `any`, so give the list to `seconds` instead to make a batch.
+    let yaml = yaml.replace(
+        "{ seconds: 0.3, value: <<incident.items>> }",
+        "{ seconds: <<incident.delays>>, value: \"<<index>>\" }",
+    );
+    let incident = json!({"delays": [0.3, 0.3, 0.3, 0.3]});
+    let t = Instant::now();
+    let doc = run_with(&yaml, incident.clone(), json!({}), 4).await;
+    let parallel = t.elapsed().as_secs_f64();
+    assert_eq!(
+        doc["tasks"]["each"]["returnData"],
+        json!([0, 1, 2, 3]),
+        "results keep element order"
+    );
+    let t = Instant::now();
+    run_with(&yaml, incident, json!({}), 1).await;
+    let serial = t.elapsed().as_secs_f64();
+    assert!(
+        parallel < 0.9,
+        "4 × 0.3 s with --concurrency 4 took {parallel:.2} s"
+    );
+    assert!(
+        serial >= 1.2,
+        "--concurrency 1 must serialise the batch: took {serial:.2} s"
+    );
+}

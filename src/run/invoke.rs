@@ -464,13 +464,15 @@ pub async fn call(
     match calls {
         Calls::One(args) => call_once(cmd, task_id, args, conn, services).await,
         Calls::Batch(list) => {
-            let mut outs = Vec::with_capacity(list.len());
-            let mut retries = 0;
-            for args in list {
-                let (o, r) = call_once(cmd, task_id, args, conn, services).await;
-                retries += r;
-                outs.push(o);
-            }
+            // Elements run concurrently, bounded by the run's semaphore (`--concurrency`);
+            // results stay in element order. `join_all` first polls the calls in order, so
+            // mocks are drawn in element order too.
+            let calls = list
+                .into_iter()
+                .map(|args| call_once(cmd, task_id, args, conn, services));
+            let done = futures::future::join_all(calls).await;
+            let retries = done.iter().map(|(_, r)| r).sum();
+            let outs = done.into_iter().map(|(o, _)| o).collect();
             (aggregate(&cmd.spec.display, outs), retries)
         }
     }
