@@ -319,9 +319,8 @@ async fn text_templates_render_with_handlebars_and_bind_data_safely() {
 
 #[tokio::test]
 async fn batch_elements_run_concurrently_within_the_bound_and_keep_their_order() {
-    let yaml = format!("{HEADER}tasks:\n  each: {{ command: sleep, input: {{ seconds: 0.3, value: <<incident.items>> }} }}\n");
-    // `value` is `any`, so give the list to `seconds` instead to make a batch.
-    let yaml = yaml.replace(
+    // A list given to `seconds` (one number) makes a batch of four 0.3 s sleeps.
+    let yaml = format!("{HEADER}tasks:\n  each: {{ command: sleep, input: {{ seconds: <<incident.delays>>, value: \"<<index>>\" }} }}\n");
         "{ seconds: 0.3, value: <<incident.items>> }",
         "{ seconds: <<incident.delays>>, value: \"<<index>>\" }",
     );
