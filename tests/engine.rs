@@ -321,9 +321,6 @@ async fn text_templates_render_with_handlebars_and_bind_data_safely() {
 async fn batch_elements_run_concurrently_within_the_bound_and_keep_their_order() {
     // A list given to `seconds` (one number) makes a batch of four 0.3 s sleeps.
     let yaml = format!("{HEADER}tasks:\n  each: {{ command: sleep, input: {{ seconds: <<incident.delays>>, value: \"<<index>>\" }} }}\n");
-        "{ seconds: 0.3, value: <<incident.items>> }",
-        "{ seconds: <<incident.delays>>, value: \"<<index>>\" }",
-    );
     let incident = json!({"delays": [0.3, 0.3, 0.3, 0.3]});
     let t = Instant::now();
     let doc = run_with(&yaml, incident.clone(), json!({}), 4).await;
