@@ -5,6 +5,7 @@
 //! bench_driver template N          render the short template N times; prints seconds and the text
 //! bench_driver keyfields FILE N    extract `$.data[*].id` from FILE N times; prints seconds and the count
 //! bench_driver memory RUNS         RUNS concurrent runs of a 20-task playbook; prints peak RSS
+//! bench_driver phases FILE INCIDENT   the steps of `codeless run FILE`, each timed
 //! ```
 //! Every result is one JSON line on stdout.
 
@@ -55,6 +56,7 @@ fn main() {
         "template" => template(number(1)),
         "keyfields" => keyfields(Path::new(arg(1)), number(2)),
         "memory" => memory(number(1)),
+        "phases" => phases(Path::new(arg(1)), Path::new(arg(2))),
         other => {
             eprintln!("unknown subcommand `{other}`");
             std::process::exit(2)
@@ -228,4 +230,51 @@ fn memory(runs: usize) {
             "kib_per_run": (peak.saturating_sub(before)) as f64 / runs.max(1) as f64,
         })
     );
+}
+
+/// The steps `codeless run` takes (cli::run), each timed: where whole-process time goes.
+fn phases(file: &Path, incident: &Path) {
+    let mut times = serde_json::Map::new();
+    let mut lap = {
+        let mut t = Instant::now();
+        move |name: &str, times: &mut serde_json::Map<String, Value>| {
+            times.insert(name.into(), json!(t.elapsed().as_secs_f64() * 1e3));
+            t = Instant::now();
+        }
+    };
+    let files = codeless::cli::walk(&[file.to_path_buf()]).expect("readable");
+    let ws = codeless::workspace::Workspace::load(&files);
+    lap("load_ms", &mut times);
+    let diags = ws.diagnostics_for(&file.display().to_string());
+    assert!(!codeless::workspace::Workspace::has_errors(&diags));
+    lap("validate_ms", &mut times);
+    let pb = ws.playbook(file).expect("a playbook");
+    let (plan, _) = codeless::plan::plan(&pb);
+    lap("plan_ms", &mut times);
+    let incident = codeless::cli::read_data(incident).expect("incident");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let data = RunData {
+        incident,
+        ..RunData::default()
+    };
+    let registry = Arc::new(ws.registry.clone());
+    lap("setup_ms", &mut times);
+    let fut = run_playbook(
+        pb.clone(),
+        Arc::new(plan),
+        registry,
+        data,
+        RunOptions::default(),
+    );
+    let r = rt.block_on(fut);
+    lap("run_ms", &mut times);
+    let doc = codeless::run::run_document(&pb, &r);
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    lap("document_ms", &mut times);
+    times.insert("tasks".into(), json!(r.tasks.len()));
+    times.insert("document_bytes".into(), json!(text.len()));
+    println!("{}", Value::Object(times));
 }
