@@ -33,7 +33,37 @@ pub struct Plan {
     /// For each loop edge: the tasks that run again on each iteration (target to source).
     pub loop_bodies: HashMap<usize, Vec<usize>>,
     /// `ancestors[t]`: tasks that always or possibly ran before `t` on some path.
-    pub ancestors: Vec<HashSet<usize>>,
+    pub ancestors: Vec<TaskSet>,
+}
+
+/// A set of task indexes, one bit per task. Ancestor sets are dense (on a chain of n tasks
+/// they hold n²/2 entries in all), so a bit set keeps planning fast and small where a hash
+/// set per task took seconds and hundreds of MB at 10,000 tasks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskSet {
+    words: Vec<u64>,
+}
+
+impl TaskSet {
+    pub fn contains(&self, i: usize) -> bool {
+        self.words
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+    pub fn insert(&mut self, i: usize) {
+        if self.words.len() <= i / 64 {
+            self.words.resize(i / 64 + 1, 0);
+        }
+        self.words[i / 64] |= 1 << (i % 64);
+    }
+    pub fn union_with(&mut self, other: &TaskSet) {
+        if self.words.len() < other.words.len() {
+            self.words.resize(other.words.len(), 0);
+        }
+        for (w, o) in self.words.iter_mut().zip(&other.words) {
+            *w |= o;
+        }
+    }
 }
 
 impl Plan {
@@ -41,7 +71,7 @@ impl Plan {
         &self.ids[i]
     }
     pub fn is_ancestor(&self, of: usize, candidate: usize) -> bool {
-        self.ancestors[of].contains(&candidate)
+        self.ancestors[of].contains(candidate)
     }
 }
 
@@ -227,14 +257,16 @@ pub fn plan(pb: &Playbook) -> (Plan, Vec<Diagnostic>) {
     }
     // Ancestors over forward edges, in topological order (the forward graph is acyclic once
     // back-edges are removed; reported cycles leave some tasks without ancestors, harmlessly).
-    let mut ancestors = vec![HashSet::new(); n];
+    let mut ancestors = vec![TaskSet::default(); n];
     let mut indeg: Vec<usize> = preds.iter().map(Vec::len).collect();
     let mut queue: Vec<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
     while let Some(i) = queue.pop() {
         for t in forward_succ(i) {
-            let mut add = ancestors[i].clone();
-            add.insert(i);
-            ancestors[t].extend(add);
+            // ancestors[t] ∪= ancestors[i] ∪ {i} (taken out to borrow both; t == i is harmless).
+            let mut set = std::mem::take(&mut ancestors[t]);
+            set.union_with(&ancestors[i]);
+            set.insert(i);
+            ancestors[t] = set;
             indeg[t] -= 1;
             if indeg[t] == 0 {
                 queue.push(t);
@@ -317,5 +349,17 @@ mod tests {
         let (p, _) = plan_of("kind: playbook\nname: x\ntasks:\n  a: { command: equals, next: [b, c] }\n  b: { command: equals, next: [d] }\n  c: { command: equals, next: [d] }\n  d: { command: equals }\n");
         assert!(p.is_ancestor(3, 0) && p.is_ancestor(3, 1) && p.is_ancestor(3, 2));
         assert!(!p.is_ancestor(1, 2));
+    }
+
+    #[test]
+    fn task_sets_hold_any_index() {
+        let mut a = TaskSet::default();
+        a.insert(3);
+        a.insert(130);
+        let mut b = TaskSet::default();
+        b.insert(64);
+        b.union_with(&a);
+        assert!(b.contains(3) && b.contains(64) && b.contains(130));
+        assert!(!b.contains(4) && !b.contains(129) && !b.contains(10_000));
     }
 }

@@ -9,6 +9,7 @@ use crate::model::{OnError, Playbook, TKind, TValue, Task, TaskInput, TaskKind, 
 use crate::output::{CommandError, OutputModel, Status};
 use crate::plan::Plan;
 use crate::template::{render_template, Context, Part, Scope, Template};
+use indexmap::IndexMap;
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -234,7 +235,9 @@ impl Engine {
     /// Resolves the task's inputs and spawns its command (or finishes it at once on a problem).
     fn start(&mut self, n: usize, jobs: &mut JoinSet<Finished>) {
         self.nodes[n].running += 1;
-        let task = self.task(n).clone();
+        // A clone of the Arc, not of the task: the task stays borrowable while `self` changes.
+        let pb = self.pb.clone();
+        let task = &pb.tasks[n];
         self.progress.started(
             &task.id.value,
             task.command
@@ -242,7 +245,7 @@ impl Engine {
                 .map(|c| c.value.as_str())
                 .unwrap_or("transform"),
         );
-        match self.prepare(&task, n) {
+        match self.prepare(task, n) {
             Ok(job) => {
                 if self.services.trace.enabled() {
                     let inputs = match &job.work {
@@ -335,15 +338,16 @@ impl Engine {
                     index: None,
                     connector: connector_params.as_ref(),
                 };
+                let no_params = IndexMap::new();
                 let params = match input {
-                    TaskInput::Params(p) => p.clone(),
-                    TaskInput::Value(_) => Default::default(),
+                    TaskInput::Params(p) => p,
+                    TaskInput::Value(_) => &no_params,
                 };
                 let uses_item = params.values().any(|p| p.value.uses_item());
                 // Resolve everything that does not read <<item>>/<<index>> first; a list given
                 // to a scalar parameter then decides the batch.
                 let mut args = Map::new();
-                for (k, p) in &params {
+                for (k, p) in params {
                     if p.value.uses_item() {
                         // Resolved per element below; a placeholder keeps the required check quiet.
                         args.insert(k.clone(), Value::String(String::new()));
@@ -354,8 +358,13 @@ impl Engine {
                         .map_err(|e| (display.clone(), format!("parameter `{k}`: {e}")))?;
                     args.insert(k.clone(), v);
                 }
-                let mut calls =
-                    build_calls(&cmd, args.clone()).map_err(|m| (display.clone(), m))?;
+                // `args` is needed again only to build a batch's elements.
+                let first = if uses_item {
+                    args.clone()
+                } else {
+                    std::mem::take(&mut args)
+                };
+                let mut calls = build_calls(&cmd, first).map_err(|m| (display.clone(), m))?;
                 if uses_item {
                     let Calls::Batch(list) = &calls else {
                         return Err((display, "`<<item>>`/`<<index>>` is used, but no parameter received a list, so there is no batch".into()));
@@ -381,7 +390,7 @@ impl Engine {
                             connector: connector_params.as_ref(),
                         };
                         let mut a = args.clone();
-                        for (k, p) in &params {
+                        for (k, p) in params {
                             if p.value.uses_item() {
                                 let v = ictx.param(&cmd, k, &p.value).map_err(|e| {
                                     (display.clone(), format!("parameter `{k}` (item {i}): {e}"))
@@ -455,7 +464,8 @@ impl Engine {
 
     fn finish(&mut self, f: Finished) {
         let n = f.node;
-        let task = self.task(n).clone();
+        let pb = self.pb.clone();
+        let task = &pb.tasks[n];
         let mut out = f.output;
         let st = &mut self.nodes[n];
         st.running -= 1;
@@ -501,10 +511,13 @@ impl Engine {
             st.failed_continue = true;
         }
         st.output = output_json(&out, st.runs, st.retries, st.duration_ms);
-        self.services.trace.emit(
-            "task_finished",
-            json!({"task": task.id.value, "status": st.status.as_str(), "output": out, "branch": chosen, "duration_ms": f.duration.as_secs_f64() * 1000.0, "retries": f.retries, "depth": self.services.depth}),
-        );
+        if self.services.trace.enabled() {
+            // Built only when tracing: serializing the output costs as much as the rest of `finish`.
+            self.services.trace.emit(
+                "task_finished",
+                json!({"task": task.id.value, "status": st.status.as_str(), "output": out, "branch": chosen, "duration_ms": f.duration.as_secs_f64() * 1000.0, "retries": f.retries, "depth": self.services.depth}),
+            );
+        }
         self.progress
             .finished(&task.id.value, &out, f.duration, chosen.as_deref());
         if !(failed && task.on_error == OnError::Stop) {
@@ -686,9 +699,10 @@ impl Engine {
                 }
             }
         }
+        // The run is over: outputs move into the result rather than being copied.
         let tasks = self
             .nodes
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(i, st)| TaskResult {
                 id: self.plan.ids[i].clone(),
@@ -702,11 +716,11 @@ impl Engine {
                     }
                     other => other,
                 },
-                output: st.output.clone(),
+                output: st.output,
                 runs: st.runs,
                 retries: st.retries,
                 duration_ms: st.duration_ms,
-                branch: st.branch.clone(),
+                branch: st.branch,
             })
             .collect();
         RunResult {

@@ -1,0 +1,234 @@
+"""Measurements of bench/compare.sh (run it through that script, which builds codeless, makes
+the venv with Jinja2 and jsonpath-ng, starts the loopback server and generates the inputs).
+
+Every figure is the median of several runs; the machine is shared, so ratios matter more than
+absolute numbers. Prints a Markdown table (and writes it, with the raw samples, to --out).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import jinja2
+import jsonpath_ng
+
+TARGETS = {
+    "template": 20.0,  # codeless at least 20x faster than Jinja2
+    "keyfields": 20.0,  # at least 20x faster than jsonpath-ng
+    "engine_us": 5.0,  # at most 5 us per task at 10,000 tasks (in process: cargo bench)
+    "validate_s": 1.0,  # 1,000 x 50-task playbooks in at most 1 s
+    "http": 0.80,  # at least 80 % of wrk's req/s
+    "memory_gib": 1.0,  # 10,000 concurrent 20-task runs in at most 1 GiB
+}
+
+
+def run(cmd):
+    """Runs cmd; returns (wall s, CPU s user+sys, max RSS KiB, stdout bytes)."""
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        out = p.stdout.read()  # the run document can be large: read it all, then reap
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        p.returncode = code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-2000:]
+            sys.exit(f"failed ({code}): {' '.join(cmd)}\n{tail}")
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, out
+
+
+def med(xs):
+    return statistics.median(xs)
+
+
+def fmt_s(s):
+    if s >= 1:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.1f} ms"
+    if s >= 1e-6:
+        return f"{s * 1e6:.2f} µs"
+    return f"{s * 1e9:.0f} ns"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--codeless", required=True)
+    ap.add_argument("--driver", required=True)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--wrk", default="wrk")
+    ap.add_argument("--wrk-seconds", type=int, default=5)
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+    R = a.runs
+    data = a.data
+    rows = []  # (what, codeless, peer, ratio, target, met)
+    raw = {}
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    # (a) Template rendering, 100,000 times.
+    n = 100_000
+    log(f"(a) template x{n} ...")
+    incident = json.load(open(os.path.join(data, "incident.json")))
+    jt = jinja2.Environment().from_string(
+        "Alert {{ incident.name }}: {{ incident.title }} (severity {{ incident.severity }})"
+    )
+    cl, py = [], []
+    for _ in range(R):
+        _, _, _, out = run([a.driver, "template", str(n)])
+        d = json.loads(out)
+        cl.append(d["seconds"] / n)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            text = jt.render(incident=incident)
+        py.append((time.perf_counter() - t0) / n)
+    if text != d["text"]:
+        sys.exit(f"template outputs differ: {text!r} vs {d['text']!r}")
+    ratio = med(py) / med(cl)
+    raw["template"] = {"codeless_s_per_render": cl, "jinja2_s_per_render": py}
+    rows.append(("(a) render a 3-reference template (per render; 100,000 renders)",
+                 fmt_s(med(cl)), f"Jinja2 {jinja2.__version__}: {fmt_s(med(py))}",
+                 f"{ratio:.0f}× faster", "≥ 20×", ratio >= TARGETS["template"]))
+
+    # (b) Key fields $.data[*].id on 1 MB, 100 times.
+    n = 100
+    log(f"(b) key fields x{n} ...")
+    resp_path = os.path.join(data, "response.json")
+    resp = json.load(open(resp_path))
+    expr = jsonpath_ng.parse("$.data[*].id")
+    cl, py = [], []
+    for _ in range(R):
+        _, _, _, out = run([a.driver, "keyfields", resp_path, str(n)])
+        d = json.loads(out)
+        cl.append(d["seconds"] / n)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            ids = [m.value for m in expr.find(resp)]
+        py.append((time.perf_counter() - t0) / n)
+    if len(ids) != d["count"]:
+        sys.exit(f"key field counts differ: {len(ids)} vs {d['count']}")
+    ratio = med(py) / med(cl)
+    raw["keyfields"] = {"codeless_s": cl, "jsonpath_ng_s": py, "ids": len(ids), "bytes": d["bytes"]}
+    rows.append((f"(b) key field `$.data[*].id` on {d['bytes'] / 2**20:.1f} MiB JSON ({len(ids)} ids; per extraction)",
+                 fmt_s(med(cl)), f"jsonpath-ng 1.x: {fmt_s(med(py))}",
+                 f"{ratio:.0f}× faster", "≥ 20×", ratio >= TARGETS["keyfields"]))
+
+    # (c) Whole-process `codeless run` of N-task chains.
+    log("(c) chains ...")
+    chain = {}
+    for N in (10, 100, 1_000, 10_000):
+        runs = R if N < 10_000 else max(3, R // 2 + 1)
+        samples = [run([a.codeless, "run", os.path.join(data, "chains", str(N), "chain.yaml"),
+                        "--incident", os.path.join(data, "incident.json"), "-q"])[:3]
+                   for _ in range(runs)]
+        chain[N] = {"wall": med([s[0] for s in samples]), "cpu": med([s[1] for s in samples]),
+                    "rss_kib": med([s[2] for s in samples])}
+    raw["chains"] = chain
+    prev = None
+    for N, c in chain.items():
+        marginal = ""
+        if prev is not None:
+            pn, pc = prev
+            m = (c["wall"] - pc["wall"]) / (N - pn)
+            marginal = f"; marginal {fmt_s(m)}/task" if m > 0 else "; marginal ≈ 0 (noise)"
+        rows.append((f"(c) `codeless run` chain of {N:,} tasks (whole process)",
+                     f"{fmt_s(c['wall'])} wall, {fmt_s(c['cpu'])} CPU, {c['rss_kib'] / 1024:.0f} MiB",
+                     f"{fmt_s(c['wall'] / N)}/task{marginal}", "", "", None))
+        prev = (N, c)
+    growth = chain[10_000]["wall"] / chain[1_000]["wall"]
+    growth_cpu = chain[10_000]["cpu"] / chain[1_000]["cpu"]
+    rows.append(("(c) growth 1,000 → 10,000 tasks (10× the tasks)",
+                 f"{growth:.1f}× wall, {growth_cpu:.1f}× CPU", "linear is ≈ 10×",
+                 "", "linear", growth <= 12.0))
+
+    # Validate a 1,000 x 50-task corpus (whole process).
+    log("validate corpus ...")
+    samples = [run([a.codeless, "validate", os.path.join(data, "corpus")])[:2] for _ in range(R)]
+    v = med([s[0] for s in samples])
+    raw["validate"] = samples
+    rows.append(("`codeless validate` 1,000 playbooks × 50 tasks (whole process)",
+                 fmt_s(v), f"{fmt_s(v / 1000)}/playbook", "", "≤ 1 s", v <= TARGETS["validate_s"]))
+
+    # HTTP: wrk on the same endpoint, then codeless.
+    log("HTTP ...")
+    url = f"http://127.0.0.1:{a.port}/item/0"
+
+    def wrk(threads, conns):
+        out = subprocess.run([a.wrk, f"-t{threads}", f"-c{conns}", f"-d{a.wrk_seconds}s", url],
+                             capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Requests/sec:"):
+                return float(line.split()[1])
+        sys.exit(f"cannot read wrk's output:\n{out}")
+
+    wrk64 = med([wrk(2, 64) for _ in range(3)])
+    wrk1 = med([wrk(1, 1) for _ in range(3)])
+    http = os.path.join(data, "http")
+    base = ["--incident", os.path.join(http, "urls.json"), "--connections",
+            os.path.join(http, "connections.yaml"), "-q"]
+    task_rps, proc_rps = [], []
+    for _ in range(R):
+        wall, _, _, out = run([a.codeless, "run", os.path.join(http, "batch", "playbook.yaml")] + base)
+        doc = json.loads(out)
+        t = doc["tasks"]["send"]
+        if doc["status"] != "Successful" or len(t["returnData"]) != 1000:
+            sys.exit(f"the HTTP batch did not succeed: {t['result'][:300]}")
+        task_rps.append(1000 / max(t["duration_ms"] / 1000, 1e-6))
+        proc_rps.append(1000 / wall)
+    raw["http"] = {"wrk_c64": wrk64, "wrk_c1": wrk1, "batch_task_rps": task_rps, "batch_process_rps": proc_rps}
+    b = med(task_rps)
+    rows.append(("HTTP: wrk -t2 -c64 (64 connections) on the loopback server",
+                 "", f"wrk: {wrk64:,.0f} req/s", "", "", None))
+    rows.append(("HTTP: wrk -t1 -c1 (one request at a time)", "", f"wrk: {wrk1:,.0f} req/s", "", "", None))
+    rows.append(("HTTP: 1,000 `SendRequest` as one batch task (elements run in order)",
+                 f"{b:,.0f} req/s (task); {med(proc_rps):,.0f} req/s (whole process)",
+                 f"{b / wrk1:.0%} of wrk -c1", f"{b / wrk64:.0%} of wrk -c64", "≥ 80 %",
+                 b / wrk64 >= TARGETS["http"]))
+    for conc in (16, 64):
+        walls = []
+        for _ in range(R):
+            wall, _, _, out = run([a.codeless, "run", os.path.join(http, "fanout", "playbook.yaml"),
+                                   "--concurrency", str(conc)] + base)
+            if json.loads(out)["status"] != "Successful":
+                sys.exit("the HTTP fan-out did not succeed")
+            walls.append(wall)
+        rps = 1000 / med(walls)
+        raw["http"][f"fanout_c{conc}_wall"] = walls
+        rows.append((f"HTTP: 1,000 `SendRequest` tasks between a start and a join, --concurrency {conc}",
+                     f"{rps:,.0f} req/s (whole process)", "", f"{rps / wrk64:.0%} of wrk -c64", "", None))
+
+    # Memory: 10,000 concurrent runs of a 20-task playbook in one process.
+    log("memory ...")
+    _, _, _, out = run([a.driver, "memory", "10000"])
+    m = json.loads(out)
+    raw["memory"] = m
+    gib = m["peak_rss_kib"] / 2**20
+    rows.append((f"peak RSS, {m['runs']:,} concurrent runs × 20 tasks in one process "
+                 f"({m['most_alive_at_once']:,} alive at once)",
+                 f"{m['peak_rss_kib'] / 1024:.0f} MiB", f"{m['kib_per_run']:.0f} KiB/run", "",
+                 "≤ 1 GiB", gib <= TARGETS["memory_gib"]))
+
+    lines = ["| measure | codeless | peer / detail | ratio | target | met |",
+             "|---|---|---|---|---|---|"]
+    for what, c, p, r, t, ok in rows:
+        met = "" if ok is None else ("yes" if ok else "**no**")
+        lines.append(f"| {what} | {c} | {p} | {r} | {t} | {met} |")
+    table = "\n".join(lines)
+    print(table)
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump({"table": table, "raw": raw}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
