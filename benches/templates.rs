@@ -67,6 +67,7 @@ fn key_fields(c: &mut Criterion) {
     let specs = [KeyFieldSpec {
         name: "ids".into(),
         path: "$.data[*].id".into(),
+        parse_json: false,
     }];
     let mut g = c.benchmark_group("key_fields_1MB");
     g.sample_size(30)
@@ -79,6 +80,7 @@ fn key_fields(c: &mut Criterion) {
     let filter = [KeyFieldSpec {
         name: "hot".into(),
         path: "$.data[?@.score > 90].id".into(),
+        parse_json: false,
     }];
     g.bench_function("data[?@.score > 90].id", |b| {
         b.iter(|| codeless::output::extract_key_fields(&filter, black_box(&raw)))

@@ -149,6 +149,7 @@ fn keyfields(file: &Path, n: usize) {
     let specs = [KeyFieldSpec {
         name: "ids".into(),
         path: "$.data[*].id".into(),
+        parse_json: false,
     }];
     let started = Instant::now();
     let mut count = 0;
