@@ -7,6 +7,13 @@ use serde_json::Value;
 
 pub const MASK: &str = "*****";
 
+/// The characters a path segment keeps unencoded (as `http` inserts values into paths).
+pub const PATH_SEGMENT: percent_encoding::AsciiSet = percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 #[derive(Debug, Clone, Default)]
 pub struct Secrets {
     /// Longest first, so a secret containing another is masked whole.
@@ -27,6 +34,10 @@ impl Secrets {
             b64.encode(secret).trim_end_matches('=').to_owned(),
             percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
                 .to_string(),
+            // As sent in a query string or form (space → `+`, `-_.*` kept) ...
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>(),
+            // ... and as inserted into a path segment (`-_.~` kept).
+            percent_encoding::utf8_percent_encode(secret, &PATH_SEGMENT).to_string(),
             serde_json::to_string(secret)
                 .unwrap_or_default()
                 .trim_matches('"')

@@ -480,7 +480,7 @@ fn the_scanner_finds_every_form() {
     scan("clean text", "Bearer *****");
 }
 
-/// Leak 1 (see the reliability report): a sensitive value sent in a query string is
+/// Leak 1 (found by the reliability work, fixed): a sensitive value sent in a query string is
 /// form-urlencoded (`/` → `%2F`, `+` → `%2B`, space → `+`, `-` kept), a form the masker does
 /// not know (it masks the value, its base64 and its NON_ALPHANUMERIC percent-encoding, where
 /// `-` → `%2D`). The URL then shows the secret in the trace's `http_retry` events and in any
@@ -488,7 +488,6 @@ fn the_scanner_finds_every_form() {
 /// API keys). The same holds for path segments (`/keys/<<connector.apikey>>`, encoded keeping
 /// `-_.~`).
 #[tokio::test]
-#[ignore = "leak 1: see the reliability report (form-urlencoded secrets are not masked)"]
 async fn secrets_sent_url_encoded_are_masked_in_the_trace_and_errors() {
     use codeless::load::load_str;
     use codeless::model::Document;

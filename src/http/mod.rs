@@ -563,12 +563,8 @@ fn path_of(v: &TValue, scopes: &Scopes) -> Result<String, String> {
                     crate::template::Part::Expr(e) => {
                         let value = crate::template::resolve_expr(e, scopes)
                             .map_err(|e| format!("path: {e}"))?;
-                        const SEGMENT: &percent_encoding::AsciiSet =
-                            &percent_encoding::NON_ALPHANUMERIC
-                                .remove(b'-')
-                                .remove(b'_')
-                                .remove(b'.')
-                                .remove(b'~');
+                        // One set with the secret masker, so encoded secrets are still masked.
+                        const SEGMENT: &percent_encoding::AsciiSet = &crate::secrets::PATH_SEGMENT;
                         out.extend(percent_encoding::utf8_percent_encode(
                             &value_to_text(&value),
                             SEGMENT,
