@@ -5,7 +5,8 @@
 //! bench_driver template N          render the short template N times; prints seconds and the text
 //! bench_driver keyfields FILE N    extract `$.data[*].id` from FILE N times; prints seconds and the count
 //! bench_driver memory RUNS         RUNS concurrent runs of a 20-task playbook; prints peak RSS
-//! bench_driver phases FILE INCIDENT   the steps of `codeless run FILE`, each timed
+//! bench_driver phases FILE INCIDENT [CONNECTIONS [CONCURRENCY]]
+//!                                  the steps of `codeless run FILE`, each timed
 //! ```
 //! Every result is one JSON line on stdout.
 
@@ -56,7 +57,12 @@ fn main() {
         "template" => template(number(1)),
         "keyfields" => keyfields(Path::new(arg(1)), number(2)),
         "memory" => memory(number(1)),
-        "phases" => phases(Path::new(arg(1)), Path::new(arg(2))),
+        "phases" => phases(
+            Path::new(arg(1)),
+            Path::new(arg(2)),
+            args.get(3).map(Path::new),
+            args.get(4).and_then(|c| c.parse().ok()).unwrap_or(16),
+        ),
         other => {
             eprintln!("unknown subcommand `{other}`");
             std::process::exit(2)
@@ -234,7 +240,7 @@ fn memory(runs: usize) {
 }
 
 /// The steps `codeless run` takes (cli::run), each timed: where whole-process time goes.
-fn phases(file: &Path, incident: &Path) {
+fn phases(file: &Path, incident: &Path, connections: Option<&Path>, concurrency: usize) {
     let mut times = serde_json::Map::new();
     let mut lap = {
         let mut t = Instant::now();
@@ -243,7 +249,9 @@ fn phases(file: &Path, incident: &Path) {
             t = Instant::now();
         }
     };
-    let files = codeless::cli::walk(&[file.to_path_buf()]).expect("readable");
+    let mut paths = vec![file.to_path_buf()];
+    paths.extend(connections.map(Path::to_path_buf));
+    let files = codeless::cli::walk(&paths).expect("readable");
     let ws = codeless::workspace::Workspace::load(&files);
     lap("load_ms", &mut times);
     let diags = ws.diagnostics_for(&file.display().to_string());
@@ -262,20 +270,20 @@ fn phases(file: &Path, incident: &Path) {
         ..RunData::default()
     };
     let registry = Arc::new(ws.registry.clone());
+    let opts = RunOptions {
+        concurrency,
+        connections: codeless::run::ConnectionTable::build(&ws),
+        ..RunOptions::default()
+    };
     lap("setup_ms", &mut times);
-    let fut = run_playbook(
-        pb.clone(),
-        Arc::new(plan),
-        registry,
-        data,
-        RunOptions::default(),
-    );
+    let fut = run_playbook(pb.clone(), Arc::new(plan), registry, data, opts);
     let r = rt.block_on(fut);
     lap("run_ms", &mut times);
     let doc = codeless::run::run_document(&pb, &r);
     let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     lap("document_ms", &mut times);
     times.insert("tasks".into(), json!(r.tasks.len()));
+    times.insert("status".into(), json!(r.status.as_str()));
     times.insert("document_bytes".into(), json!(text.len()));
     println!("{}", Value::Object(times));
 }

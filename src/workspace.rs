@@ -106,9 +106,7 @@ impl Workspace {
         for l in &self.loaded {
             out.extend(crate::validate::check_loaded(l, self));
         }
-        out.sort_by(|a, b| {
-            (&a.file.path, a.span.start, a.code).cmp(&(&b.file.path, b.span.start, b.code))
-        });
+        sort(&mut out);
         out
     }
 
@@ -147,11 +145,16 @@ impl Workspace {
             }
             i += 1;
         }
+        // Only those files are checked (a file's checks report on that file alone): running one
+        // playbook beside many others does not validate them all.
         let mut out: Vec<Diagnostic> = self
-            .diagnostics()
-            .into_iter()
+            .loaded
+            .iter()
+            .filter(|l| files.contains(&l.file.path))
+            .flat_map(|l| crate::validate::check_loaded(l, self))
             .filter(|d| files.contains(&d.file.path))
             .collect();
+        sort(&mut out);
         out.extend(self.builtin_diagnostics.iter().cloned());
         out
     }
@@ -201,6 +204,13 @@ impl Workspace {
                 _ => None,
             })
     }
+}
+
+/// Diagnostics in file order, then position, then code.
+fn sort(diags: &mut [Diagnostic]) {
+    diags.sort_by(|a, b| {
+        (&a.file.path, a.span.start, a.code).cmp(&(&b.file.path, b.span.start, b.code))
+    });
 }
 
 fn integration_command(

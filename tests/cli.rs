@@ -394,3 +394,36 @@ fn ctrl_c_lets_running_tasks_end_and_still_reports() {
     assert_eq!(doc["tasks"]["other"]["status"], "Successful");
     assert_eq!(doc["tasks"]["after"]["status"], "Cancelled");
 }
+
+fn run_checks_the_playbooks_it_uses_and_not_those_merely_beside_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write(
+        "main.yaml",
+        "kind: playbook\nname: Main\ntasks:\n  a: { command: Shout, input: { text: hi } }\n",
+    );
+    write(
+        "shout.yaml",
+        "kind: playbook\nname: Shout\ninputs: [{ name: text, type: text }]\noutputs: { loud: <<tasks.up.returnData>> }\ntasks:\n  up: { command: toUpper, input: { input: <<input.text>> } }\n",
+    );
+    write(
+        "broken.yaml",
+        "kind: playbook\nname: Broken\ntasks:\n  x: { command: noSuchCommand }\n",
+    );
+    let main = dir.path().join("main.yaml");
+    let o = codeless(&["run", main.to_str().unwrap(), "-q"]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stdout_json(&o)["tasks"]["a"]["returnData"]["loud"], "HI");
+    // The nested playbook breaks: now the run is refused, naming that file.
+    write(
+        "shout.yaml",
+        "kind: playbook\nname: Shout\ninputs: [{ name: text, type: text }]\noutputs: { loud: <<tasks.up.returnData>> }\ntasks:\n  up: { command: toUpperr, input: { input: <<input.text>> } }\n",
+    );
+    let o = codeless(&["run", main.to_str().unwrap(), "-q"]);
+    assert_eq!(code(&o), 2);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("shout.yaml") && !err.contains("broken.yaml"),
+        "{err}"
+    );
+}
