@@ -1,7 +1,6 @@
 //! What each fuzz target does with its input. Shared by the `cargo fuzz` targets in
-//! `fuzz/fuzz_targets/`, the stable driver `fuzz/src/bin/drive.rs`, and the regression tests in
-//! `tests/fuzz_regressions.rs` (which include this file with `#[path]`), so a crash input
-//! replays through exactly the code that found it.
+//! `fuzz/fuzz_targets/` and the regression tests in `tests/fuzz_regressions.rs` (which include
+//! this file with `#[path]`), so a crash input replays through exactly the code that found it.
 //!
 //! A finding is a panic (or an abort, a stack overflow, a hang). Errors returned as values are
 //! the expected outcome for garbage input.
