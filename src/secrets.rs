@@ -79,6 +79,20 @@ impl Secrets {
                 out = out.replace(s.as_str(), MASK);
             }
         }
+        // Summaries are cut at a length and end with `…`: a secret cut there shows its start.
+        if out.contains('…') {
+            for s in &self.values {
+                let chars: Vec<char> = s.chars().collect();
+                for keep in (4..chars.len()).rev() {
+                    let cut: String = chars[..keep].iter().collect();
+                    let with_ellipsis = format!("{cut}…");
+                    if out.contains(&with_ellipsis) {
+                        out = out.replace(&with_ellipsis, &format!("{MASK}…"));
+                        break;
+                    }
+                }
+            }
+        }
         out
     }
 

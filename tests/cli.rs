@@ -395,6 +395,7 @@ fn ctrl_c_lets_running_tasks_end_and_still_reports() {
     assert_eq!(doc["tasks"]["after"]["status"], "Cancelled");
 }
 
+#[test]
 fn run_checks_the_playbooks_it_uses_and_not_those_merely_beside_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();

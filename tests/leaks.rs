@@ -540,11 +540,10 @@ async fn secrets_sent_url_encoded_are_masked_in_the_trace_and_errors() {
     }
 }
 
-/// Leak 2 (see the reliability report): `result` is a summary of `rawData` cut at 200 bytes
+/// Leak 2 (found by the reliability work, fixed): `result` is a summary of `rawData` cut at 200 bytes
 /// (and error messages from a body at 500 characters) *before* secrets are masked, so a
 /// secret that straddles the cut is no longer whole and its first part is printed unmasked.
 #[tokio::test]
-#[ignore = "leak 2: see the reliability report (summaries cut a secret before masking)"]
 async fn a_secret_cut_by_a_summary_is_still_masked() {
     use codeless::load::load_str;
     use codeless::model::Document;

@@ -10,6 +10,8 @@ use serde_json::{Map, Value};
 use std::sync::OnceLock;
 
 handlebars_helper!(json_helper: |v: Json| v.to_string());
+handlebars_helper!(lbrace_helper: | | "{");
+handlebars_helper!(rbrace_helper: | | "}");
 handlebars_helper!(split_helper: |s: str, sep: str| {
     Value::Array(s.split(sep).map(|p| Value::String(p.to_owned())).collect())
 });
@@ -33,6 +35,8 @@ fn registry(html: bool) -> &'static Handlebars<'static> {
             h.register_escape_fn(no_escape);
         }
         h.register_helper("json", Box::new(json_helper));
+        h.register_helper("lbrace", Box::new(lbrace_helper));
+        h.register_helper("rbrace", Box::new(rbrace_helper));
         h.register_helper("split", Box::new(split_helper));
         h.register_helper("first", Box::new(first_helper));
         h.register_helper("last", Box::new(last_helper));
@@ -52,15 +56,36 @@ pub fn render_template(
 ) -> Result<String, String> {
     let mut source = String::new();
     let mut bound = Vec::new();
+    let mut after_placeholder = false;
     for p in &template.parts {
         match p {
-            Part::Text(t) => source.push_str(t),
+            Part::Text(t) => {
+                let mut t = t.as_str();
+                if after_placeholder {
+                    // A literal `}` right after a placeholder would merge with its `}}`.
+                    while let Some(rest) = t.strip_prefix('}') {
+                        source.push_str("{{rbrace}}");
+                        t = rest;
+                    }
+                }
+                source.push_str(t);
+                after_placeholder = false;
+            }
             Part::Expr(e) => {
                 let v = super::resolve_expr(e, ctx).map_err(|e| e.to_string())?;
+                // A literal `{` right before a placeholder would merge with its `{{` (making
+                // `{{{`, which skips HTML escaping, or `{{{{`, a raw block): write it with a helper.
+                let mut braces = 0;
+                while source.ends_with('{') {
+                    source.pop();
+                    braces += 1;
+                }
+                source.push_str(&"{{lbrace}}".repeat(braces));
                 let open = if html { "{{" } else { "{{{" };
                 let close = if html { "}}" } else { "}}}" };
                 source.push_str(&format!("{open}__cl.[{}]{close}", bound.len()));
                 bound.push(Value::String(value_to_text(&v)));
+                after_placeholder = true;
             }
         }
     }
