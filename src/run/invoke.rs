@@ -34,6 +34,8 @@ pub struct Services {
     pub trace: Arc<super::trace::Trace>,
     /// Notified to cancel the run (Ctrl-C).
     pub cancel: Arc<super::Cancel>,
+    /// Where batch progress is shown.
+    pub progress: super::Progress,
 }
 
 /// The connections of a run, resolved once, and how a task finds its own.
@@ -130,7 +132,13 @@ impl Services {
             depth: 0,
             trace: Arc::new(super::trace::Trace::default()),
             cancel: Arc::new(super::Cancel::default()),
+            progress: super::Progress::default(),
         }
+    }
+
+    pub fn with_progress(mut self, progress: super::Progress) -> Self {
+        self.progress = progress;
+        self
     }
 
     pub fn with_trace(mut self, trace: Arc<super::trace::Trace>) -> Self {
@@ -346,6 +354,7 @@ fn run_nested(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = (OutputModel, u32)> + Send>> {
     let mut child = services.clone();
     child.depth += 1;
+    child.progress = super::Progress::default();
     Box::pin(async move {
         if child.depth > MAX_NESTING_DEPTH {
             let msg = format!("playbooks nest deeper than {MAX_NESTING_DEPTH} levels (is a playbook calling itself?)");
@@ -467,9 +476,17 @@ pub async fn call(
             // Elements run concurrently, bounded by the run's semaphore (`--concurrency`);
             // results stay in element order. `join_all` first polls the calls in order, so
             // mocks are drawn in element order too.
-            let calls = list
-                .into_iter()
-                .map(|args| call_once(cmd, task_id, args, conn, services));
+            let total = list.len();
+            let done = std::sync::atomic::AtomicUsize::new(0);
+            let calls = list.into_iter().map(|args| {
+                let done = &done;
+                async move {
+                    let r = call_once(cmd, task_id, args, conn, services).await;
+                    let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    services.progress.batch(task_id, n, total);
+                    r
+                }
+            });
             let done = futures::future::join_all(calls).await;
             let retries = done.iter().map(|(_, r)| r).sum();
             let outs = done.into_iter().map(|(o, _)| o).collect();

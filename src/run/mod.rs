@@ -112,7 +112,8 @@ pub async fn run_playbook(
             (data.incident.clone(), data.event.clone()),
         )
         .with_trace(opts.trace)
-        .with_cancel(opts.cancel),
+        .with_cancel(opts.cancel)
+        .with_progress(opts.progress.clone()),
     );
     let engine = engine::Engine::new(pb, plan, registry, services, data, opts.progress);
     // The coordinator runs as a task of the runtime rather than on the thread that waits for

@@ -74,7 +74,11 @@ impl Progress {
         let line = self.secrets.mask(&line);
         if self.live {
             if let Ok(mut s) = self.state.lock() {
-                if let Some(i) = s.running.iter().position(|r| r == task) {
+                if let Some(i) = s
+                    .running
+                    .iter()
+                    .position(|r| r == task || r.starts_with(&format!("{task} (")))
+                {
                     s.running.remove(i);
                 }
                 s.done += 1;
@@ -87,6 +91,29 @@ impl Progress {
             }
         } else {
             let _ = writeln!(std::io::stderr(), "{line}");
+        }
+    }
+
+    /// A batch element of `task` finished: `done` of `total`.
+    pub fn batch(&self, task: &str, done: usize, total: usize) {
+        if !self.enabled || total < 2 {
+            return;
+        }
+        if self.live {
+            if let Ok(mut s) = self.state.lock() {
+                let label = format!("{task} ({done}/{total})");
+                if let Some(r) = s
+                    .running
+                    .iter_mut()
+                    .find(|r| r.as_str() == task || r.starts_with(&format!("{task} (")))
+                {
+                    *r = label;
+                }
+                self.redraw(&s, None);
+            }
+        } else if done == total || done % (total / 4).max(1) == 0 {
+            // Plain output: a line at each quarter.
+            let _ = writeln!(std::io::stderr(), "… {task}: {done}/{total} elements done");
         }
     }
 
