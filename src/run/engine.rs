@@ -510,7 +510,6 @@ impl Engine {
         } else if failed {
             st.failed_continue = true;
         }
-        st.output = output_json(&out, st.runs, st.retries, st.duration_ms);
         if self.services.trace.enabled() {
             // Built only when tracing: serializing the output costs as much as the rest of `finish`.
             self.services.trace.emit(
@@ -520,6 +519,8 @@ impl Engine {
         }
         self.progress
             .finished(&task.id.value, &out, f.duration, chosen.as_deref());
+        let st = &mut self.nodes[n];
+        st.output = output_json(out, st.runs, st.retries, st.duration_ms);
         if !(failed && task.on_error == OnError::Stop) {
             let fires: Vec<usize> = self.plan.succs[n]
                 .iter()
@@ -743,19 +744,26 @@ fn label_of(v: &Value) -> String {
     }
 }
 
-fn output_json(o: &OutputModel, runs: u32, retries: u32, duration_ms: u64) -> Value {
-    json!({
-        "status": o.status.as_str(),
-        "returnData": o.return_data,
-        "result": o.result,
-        "keyFields": o.key_fields,
-        "rawData": o.raw_data,
-        "error": o.error,
-        "passdown": o.passdown,
-        "runs": runs,
-        "retries": retries,
-        "duration_ms": duration_ms,
-    })
+/// A task's output as templates read it. Takes the output by value: its fields move into the
+/// JSON (the `json!` macro would serialize a copy of each, rawData included).
+fn output_json(o: OutputModel, runs: u32, retries: u32, duration_ms: u64) -> Value {
+    let mut m = Map::with_capacity(10);
+    m.insert("status".into(), Value::from(o.status.as_str()));
+    m.insert("returnData".into(), o.return_data);
+    m.insert("result".into(), o.result);
+    m.insert("keyFields".into(), Value::Object(o.key_fields));
+    m.insert("rawData".into(), o.raw_data);
+    m.insert(
+        "error".into(),
+        o.error
+            .and_then(|e| serde_json::to_value(e).ok())
+            .unwrap_or(Value::Null),
+    );
+    m.insert("passdown".into(), o.passdown);
+    m.insert("runs".into(), Value::from(runs));
+    m.insert("retries".into(), Value::from(retries));
+    m.insert("duration_ms".into(), Value::from(duration_ms));
+    Value::Object(m)
 }
 
 /// Template scopes over the engine's state.

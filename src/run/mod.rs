@@ -134,33 +134,36 @@ pub async fn run_playbook(
     }
 }
 
-/// The run document printed by `codeless run`.
+/// The run document printed by `codeless run`. Built field by field: `json!` would serialize
+/// a second copy of every task's output (and a third of the whole document).
 pub fn run_document(pb: &Playbook, r: &RunResult) -> Value {
-    let mut tasks = Map::new();
+    let mut tasks = Map::with_capacity(r.tasks.len());
     for t in &r.tasks {
         let o = &t.output;
         let get = |k: &str| o.get(k).cloned().unwrap_or(Value::Null);
-        tasks.insert(
-            t.id.clone(),
-            json!({
-                "status": t.status.as_str(),
-                "returnData": get("returnData"),
-                "result": get("result"),
-                "keyFields": o.get("keyFields").cloned().unwrap_or_else(|| json!({})),
-                "rawData": get("rawData"),
-                "error": get("error"),
-                "runs": t.runs,
-                "retries": t.retries,
-                "duration_ms": t.duration_ms,
-            }),
+        let mut task = Map::with_capacity(9);
+        task.insert("status".into(), Value::from(t.status.as_str()));
+        task.insert("returnData".into(), get("returnData"));
+        task.insert("result".into(), get("result"));
+        task.insert(
+            "keyFields".into(),
+            o.get("keyFields")
+                .cloned()
+                .unwrap_or_else(|| Value::Object(Map::new())),
         );
+        task.insert("rawData".into(), get("rawData"));
+        task.insert("error".into(), get("error"));
+        task.insert("runs".into(), Value::from(t.runs));
+        task.insert("retries".into(), Value::from(t.retries));
+        task.insert("duration_ms".into(), Value::from(t.duration_ms));
+        tasks.insert(t.id.clone(), Value::Object(task));
     }
-    json!({
-        "playbook": pb.name.value,
-        "status": r.status.as_str(),
-        "outputs": r.outputs,
-        "tasks": tasks,
-    })
+    let mut doc = Map::with_capacity(4);
+    doc.insert("playbook".into(), Value::from(pb.name.value.clone()));
+    doc.insert("status".into(), Value::from(r.status.as_str()));
+    doc.insert("outputs".into(), Value::Object(r.outputs.clone()));
+    doc.insert("tasks".into(), Value::Object(tasks));
+    Value::Object(doc)
 }
 
 /// Runs a playbook of a workspace with the workspace's connections, and returns the run
