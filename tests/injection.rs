@@ -274,13 +274,13 @@ fn data_comes_out_of_every_template_byte_for_byte() {
         .unwrap();
 }
 
-/// Injection 2 (see the reliability report): `<<...>>` parts of a text template are bound as
+/// Injection 1 (see docs/reliability.md): `<<...>>` parts of a text template are bound as
 /// `{{__cl.[N]}}` (HTML) or `{{{__cl.[N]}}}` (text) spliced next to the author's text, so
 /// braces around a reference merge with the placeholder. In `html_template`,
 /// `{<<incident.title>>}` becomes the triple-stash `{{{__cl.[0]}}}`: the title is inserted
 /// **unescaped** (and the braces vanish) — attacker-controlled HTML in a report.
 #[test]
-#[ignore = "injection 2: see the reliability report (braces around a reference defeat HTML escaping)"]
+#[ignore = "injection 1: see docs/reliability.md (braces around a reference defeat HTML escaping)"]
 fn html_template_escapes_a_reference_wrapped_in_braces() {
     let s = "<script>alert(1)</script>";
     // What formatHtml renders for a template `{<<incident.payload>>}`.
@@ -300,11 +300,11 @@ fn html_template_escapes_a_reference_wrapped_in_braces() {
     );
 }
 
-/// Injection 3 (see the reliability report): in `text_template`, `{<<x>>}` splices to
+/// Injection 2 (see docs/reliability.md): in `text_template`, `{<<x>>}` splices to
 /// `{{{{__cl.[0]}}}}`, which Handlebars reads as a raw block: the task fails with a
 /// Handlebars syntax error pointing at text the author never wrote.
 #[test]
-#[ignore = "injection 3: see the reliability report (braces around a reference break text templates)"]
+#[ignore = "injection 2: see docs/reliability.md (braces around a reference break text templates)"]
 fn text_template_keeps_braces_around_a_reference() {
     struct Ctx(Value);
     impl codeless::template::Context for Ctx {

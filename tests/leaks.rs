@@ -480,7 +480,7 @@ fn the_scanner_finds_every_form() {
     scan("clean text", "Bearer *****");
 }
 
-/// Leak 1 (see the reliability report): a sensitive value sent in a query string is
+/// Leak 1 (see docs/reliability.md): a sensitive value sent in a query string is
 /// form-urlencoded (`/` → `%2F`, `+` → `%2B`, space → `+`, `-` kept), a form the masker does
 /// not know (it masks the value, its base64 and its NON_ALPHANUMERIC percent-encoding, where
 /// `-` → `%2D`). The URL then shows the secret in the trace's `http_retry` events and in any
@@ -488,7 +488,7 @@ fn the_scanner_finds_every_form() {
 /// API keys). The same holds for path segments (`/keys/<<connector.apikey>>`, encoded keeping
 /// `-_.~`).
 #[tokio::test]
-#[ignore = "leak 1: see the reliability report (form-urlencoded secrets are not masked)"]
+#[ignore = "leak 1: see docs/reliability.md (form-urlencoded secrets are not masked)"]
 async fn secrets_sent_url_encoded_are_masked_in_the_trace_and_errors() {
     use codeless::load::load_str;
     use codeless::model::Document;
@@ -541,11 +541,11 @@ async fn secrets_sent_url_encoded_are_masked_in_the_trace_and_errors() {
     }
 }
 
-/// Leak 2 (see the reliability report): `result` is a summary of `rawData` cut at 200 bytes
+/// Leak 2 (see docs/reliability.md): `result` is a summary of `rawData` cut at 200 bytes
 /// (and error messages from a body at 500 characters) *before* secrets are masked, so a
 /// secret that straddles the cut is no longer whole and its first part is printed unmasked.
 #[tokio::test]
-#[ignore = "leak 2: see the reliability report (summaries cut a secret before masking)"]
+#[ignore = "leak 2: see docs/reliability.md (summaries cut a secret before masking)"]
 async fn a_secret_cut_by_a_summary_is_still_masked() {
     use codeless::load::load_str;
     use codeless::model::Document;
