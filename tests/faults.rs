@@ -395,7 +395,7 @@ async fn redirect_loops_fail_clearly() {
         "too many redirects from 127.0.0.1 (a redirect loop?)"
     );
     // Today every network-level error is retried by the integration's policy, a redirect loop
-    // too (2 retries of 11 requests each); see the reliability report.
+    // too (2 retries of 11 requests each); see docs/reliability.md.
     assert_eq!(o.task("faulty")["retries"], 2);
     let hits = server.received_requests().await.unwrap().len();
     assert_eq!(hits, 3 * 11, "{hits} requests");
