@@ -33,6 +33,17 @@ pub fn parse(path: &str) -> Result<JsonPath, String> {
             ));
         }
     }
+    // serde_json_path 0.7 panics ("entered unreachable code") on a path that ends inside a
+    // `\u` escape; every `\u` must be followed by four hex digits.
+    let chars: Vec<char> = path.chars().collect();
+    for i in 0..chars.len().saturating_sub(1) {
+        if chars[i] == '\\' && chars[i + 1] == 'u' && (i == 0 || chars[i - 1] != '\\') {
+            let hex = chars.get(i + 2..i + 6);
+            if !hex.is_some_and(|h| h.iter().all(char::is_ascii_hexdigit)) {
+                return Err("a `\\u` escape needs four hex digits".into());
+            }
+        }
+    }
     JsonPath::parse(path.trim()).map_err(|e| e.to_string())
 }
 

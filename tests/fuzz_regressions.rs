@@ -73,7 +73,6 @@ fn replay(target: &str, file: &str) {
 }
 
 #[test]
-#[ignore = "crash 1: see docs/reliability.md (serde_json_path panics on `$[\"\\u`)"]
 fn crash_1_template_with_an_unfinished_unicode_escape() {
     // `<<t..["\u>>`, the fuzzer's smallest input.
     replay(
@@ -83,7 +82,6 @@ fn crash_1_template_with_an_unfinished_unicode_escape() {
 }
 
 #[test]
-#[ignore = "crash 1: see docs/reliability.md (serde_json_path panics on `$[\"\\u`)"]
 fn crash_1_every_input_the_fuzzer_saved() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_crashes");
     for e in std::fs::read_dir(dir).unwrap() {
@@ -96,21 +94,18 @@ fn crash_1_every_input_the_fuzzer_saved() {
 }
 
 #[test]
-#[ignore = "crash 1: see docs/reliability.md (serde_json_path panics on `$[\"\\u`)"]
 fn crash_1_key_field_path() {
     // First line `$["\u`: a key field path.
     replay("jsonpath", "crash-1-jsonpath.txt");
 }
 
 #[test]
-#[ignore = "crash 1: see docs/reliability.md (serde_json_path panics on `$[\"\\u`)"]
 fn crash_1_validate_a_playbook() {
     // A task input `"<<incident..[\"\\u>>"`.
     replay("validate", "crash-1-playbook.txt");
 }
 
 #[test]
-#[ignore = "crash 1: see docs/reliability.md (serde_json_path panics on `$[\"\\u`)"]
 fn crash_1_validate_an_integration() {
     // `key_fields: { a: "$[\"\\u" }`.
     replay("validate", "crash-1-integration.txt");
@@ -121,7 +116,6 @@ fn crash_1_validate_an_integration() {
 /// which task it was, so the task is reported `Skipped` (runs 0), the run `Successful`, and
 /// only the panic message on stderr says otherwise (with `-q`, not even a note).
 #[tokio::test]
-#[ignore = "crash 1: see docs/reliability.md (a panicking command is reported Skipped)"]
 async fn crash_1_at_run_time_from_incident_data() {
     use codeless::run::{run_document, run_playbook, RunData, RunOptions};
     use serde_json::json;

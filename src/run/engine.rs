@@ -138,6 +138,8 @@ pub struct Engine {
     deferred: HashMap<usize, Vec<usize>>,
     /// Set when the run is cancelled: no task starts after that.
     cancelled: bool,
+    /// Which task each running tokio task belongs to (to report a command that panicked).
+    job_nodes: HashMap<tokio::task::Id, usize>,
 }
 
 impl Engine {
@@ -177,6 +179,7 @@ impl Engine {
             done: VecDeque::new(),
             deferred: HashMap::new(),
             cancelled: false,
+            job_nodes: HashMap::new(),
         }
     }
 
@@ -203,11 +206,22 @@ impl Engine {
                 continue;
             }
             tokio::select! {
-                joined = jobs.join_next() => match joined {
-                    Some(Ok(f)) => self.done.push_back(f),
+                joined = jobs.join_next_with_id() => match joined {
+                    Some(Ok((id, f))) => {
+                        self.job_nodes.remove(&id);
+                        self.done.push_back(f);
+                    }
                     Some(Err(e)) => {
-                        // A command task panicked or was aborted: nothing more is known about it.
-                        self.progress.note(&format!("internal error in a task: {e}"));
+                        // The command panicked (a bug): its task fails, the run goes on.
+                        if let Some(n) = self.job_nodes.remove(&e.id()) {
+                            let display = self.task(n).command.as_ref().map(|c| c.value.clone()).unwrap_or_default();
+                            self.done.push_back(Finished {
+                                node: n,
+                                output: invoke::task_failure(&display, format!("internal error: the command stopped unexpectedly ({e}); please report this as a bug")),
+                                retries: 0,
+                                duration: Duration::ZERO,
+                            });
+                        }
                     }
                     None => break,
                 },
@@ -258,7 +272,8 @@ impl Engine {
                     self.services.trace.emit("task_started", json!({"task": job.task_id, "command": job.display, "inputs": inputs, "depth": self.services.depth}));
                 }
                 let services = self.services.clone();
-                jobs.spawn(async move { execute(job, services).await });
+                let handle = jobs.spawn(async move { execute(job, services).await });
+                self.job_nodes.insert(handle.id(), n);
             }
             Err((display, message)) => self.done.push_back(Finished {
                 node: n,
