@@ -260,7 +260,7 @@ fn phases(file: &Path, incident: &Path, connections: Option<&Path>, concurrency:
     let pb = ws.playbook(file).expect("a playbook");
     let (plan, _) = codeless::plan::plan(&pb);
     lap("plan_ms", &mut times);
-    let incident = codeless::cli::read_data(incident).expect("incident");
+    let incident = codeless::cli::read_data(incident, &Default::default()).expect("incident");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -3,6 +3,7 @@
 
 use crate::commands::Registry;
 use crate::diagnostic::Diagnostic;
+use crate::limits::Limits;
 use crate::load::load_str;
 use crate::model::{Document, Playbook};
 use crate::report::{render, Format};
@@ -57,6 +58,7 @@ pub fn validate(
     format: Format,
     connections: Option<&Path>,
     commands: &[PathBuf],
+    limits: &Limits,
 ) -> i32 {
     let mut all: Vec<PathBuf> = paths.to_vec();
     all.extend(connections.map(Path::to_path_buf));
@@ -68,7 +70,7 @@ pub fn validate(
     if files.is_empty() {
         return fail("no YAML files (*.yaml, *.yml) found in the given paths");
     }
-    let ws = Workspace::load(&files);
+    let ws = Workspace::load_with(&files, limits);
     let diags = ws.diagnostics();
     let color = std::io::stdout().is_terminal();
     let rendered = render(&diags, ws.checked_files(), format, color);
@@ -80,15 +82,27 @@ pub fn validate(
     }
 }
 
-/// Reads a JSON or YAML data file (incident, event, inputs, mocks).
-pub fn read_data(path: &Path) -> Result<Value, String> {
+/// Reads a JSON or YAML data file (incident, event, inputs, mocks), refusing files larger than
+/// the `file-size` limit before reading them.
+pub fn read_data(path: &Path, limits: &Limits) -> Result<Value, String> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        .len();
+    if size > limits.file_size {
+        return Err(format!(
+            "{}: the file is {size} bytes, more than the file-size limit of {} bytes ({})",
+            path.display(),
+            limits.file_size,
+            crate::limits::raise_hint("file-size")
+        ));
+    }
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     if path.extension().and_then(|e| e.to_str()) == Some("json") {
         return serde_json::from_str(&text)
             .map_err(|e| format!("{}: invalid JSON: {e}", path.display()));
     }
-    crate::load::node::parse_yaml(&text)
+    crate::load::node::parse_yaml_limited(&text, limits)
         .map(|n| n.to_json())
         .map_err(|e| format!("{}: {}", path.display(), e.message))
 }
@@ -106,6 +120,7 @@ pub struct RunArgs {
     pub connections: Option<PathBuf>,
     pub commands: Vec<PathBuf>,
     pub trace: Option<PathBuf>,
+    pub limits: Limits,
 }
 
 fn fail(msg: impl std::fmt::Display) -> i32 {
@@ -114,11 +129,11 @@ fn fail(msg: impl std::fmt::Display) -> i32 {
 }
 
 pub fn run(args: RunArgs) -> i32 {
-    let ws = Workspace::load(&run_files(
-        &args.playbook,
-        args.connections.as_deref(),
-        &args.commands,
-    ));
+    let limits = &args.limits;
+    let ws = Workspace::load_with(
+        &run_files(&args.playbook, args.connections.as_deref(), &args.commands),
+        limits,
+    );
     let mut diags = ws.diagnostics_for(&args.playbook.display().to_string());
     if let Some(c) = &args.connections {
         diags.extend(ws.diagnostics_for(&c.display().to_string()));
@@ -159,7 +174,7 @@ pub fn run(args: RunArgs) -> i32 {
     }
     let read = |p: &Option<PathBuf>| -> Result<Value, String> {
         p.as_deref()
-            .map(read_data)
+            .map(|p| read_data(p, limits))
             .transpose()
             .map(|v| v.unwrap_or(Value::Null))
     };
@@ -169,7 +184,7 @@ pub fn run(args: RunArgs) -> i32 {
     };
     let mut given = Map::new();
     if let Some(f) = &args.inputs_file {
-        match read_data(f) {
+        match read_data(f, limits) {
             Ok(Value::Object(m)) => given.extend(m),
             Ok(_) => {
                 return fail(format!(
@@ -189,7 +204,7 @@ pub fn run(args: RunArgs) -> i32 {
         Err(e) => return fail(e),
     };
     let mocks = match &args.mock {
-        Some(f) => match read_data(f)
+        Some(f) => match read_data(f, limits)
             .and_then(|v| Mocks::from_json(&v).map_err(|e| format!("{}: {e}", f.display())))
         {
             Ok(m) => m,
@@ -205,6 +220,7 @@ pub fn run(args: RunArgs) -> i32 {
         mocks,
         progress: Progress::for_stderr(!args.quiet, secrets.clone()),
         connections,
+        limits: args.limits,
         ..RunOptions::default()
     };
     let mut opts = opts;
@@ -405,6 +421,7 @@ pub struct CommandArgs {
     pub inputs: Vec<String>,
     pub connections: Option<PathBuf>,
     pub commands: Vec<PathBuf>,
+    pub limits: Limits,
 }
 
 /// `--input NAME=VALUE` pairs as JSON values (VALUE is JSON when it parses, else text).
@@ -420,13 +437,17 @@ fn parse_inputs(pairs: &[String]) -> Result<Map<String, Value>, String> {
     Ok(out)
 }
 
-fn command_workspace(connections: Option<&Path>, commands: &[PathBuf]) -> Result<Workspace, i32> {
+fn command_workspace(
+    connections: Option<&Path>,
+    commands: &[PathBuf],
+    limits: &Limits,
+) -> Result<Workspace, i32> {
     let mut files: Vec<PathBuf> = connections.map(Path::to_path_buf).into_iter().collect();
     match walk(commands) {
         Ok(found) => files.extend(found),
         Err(e) => return Err(fail(e)),
     }
-    let ws = Workspace::load(&files);
+    let ws = Workspace::load_with(&files, limits);
     let diags = ws.diagnostics();
     if Workspace::has_errors(&diags) {
         eprint!(
@@ -445,7 +466,7 @@ fn command_workspace(connections: Option<&Path>, commands: &[PathBuf]) -> Result
 
 /// Runs one command and prints its output model (D3's "Test Command").
 pub fn command(args: CommandArgs) -> i32 {
-    let ws = match command_workspace(args.connections.as_deref(), &args.commands) {
+    let ws = match command_workspace(args.connections.as_deref(), &args.commands, &args.limits) {
         Ok(ws) => ws,
         Err(code) => return code,
     };
@@ -489,7 +510,7 @@ pub fn command(args: CommandArgs) -> i32 {
         Ok(i) => i,
         Err(e) => return fail(secrets.mask(&e)),
     };
-    let calls = match crate::run::invoke::build_calls(&cmd, inputs) {
+    let calls = match crate::run::invoke::build_calls(&cmd, inputs, args.limits.batch_size) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
@@ -504,7 +525,8 @@ pub fn command(args: CommandArgs) -> i32 {
         16,
         table,
         (Value::Null, Value::Null),
-    );
+    )
+    .with_limits(args.limits);
     let (out, retries) = rt.block_on(crate::run::invoke::call(
         &cmd,
         "command",
@@ -524,8 +546,13 @@ pub fn command(args: CommandArgs) -> i32 {
 }
 
 /// Runs a connection's `TestConnection` command.
-pub fn connection_test(name: &str, connections: Option<&Path>, commands: &[PathBuf]) -> i32 {
-    let ws = match command_workspace(connections, commands) {
+pub fn connection_test(
+    name: &str,
+    connections: Option<&Path>,
+    commands: &[PathBuf],
+    limits: &Limits,
+) -> i32 {
+    let ws = match command_workspace(connections, commands, limits) {
         Ok(ws) => ws,
         Err(code) => return code,
     };
@@ -552,6 +579,7 @@ pub fn connection_test(name: &str, connections: Option<&Path>, commands: &[PathB
         inputs: Vec::new(),
         connections: connections.map(Path::to_path_buf),
         commands: commands.to_vec(),
+        limits: *limits,
     });
     match code {
         EXIT_OK => eprintln!("connection `{name}` ({}): passed", conn.integration.value),
@@ -647,12 +675,12 @@ pub enum TestFormat {
 }
 
 /// Runs `kind: test` files; exit 0 when every case passes, 1 when some fail, 2 when none ran.
-pub fn test(paths: &[PathBuf], format: TestFormat) -> i32 {
+pub fn test(paths: &[PathBuf], format: TestFormat, limits: &Limits) -> i32 {
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => return fail(e),
     };
-    let results = match rt.block_on(crate::testing::run_paths(paths)) {
+    let results = match rt.block_on(crate::testing::run_paths(paths, limits)) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
@@ -671,8 +699,13 @@ pub fn test(paths: &[PathBuf], format: TestFormat) -> i32 {
 }
 
 /// Draws a playbook's task graph; with a run document, coloured by task status.
-pub fn graph(playbook: &Path, format: crate::graph::GraphFormat, run: Option<&Path>) -> i32 {
-    let ws = Workspace::load(&run_files(playbook, None, &[]));
+pub fn graph(
+    playbook: &Path,
+    format: crate::graph::GraphFormat,
+    run: Option<&Path>,
+    limits: &Limits,
+) -> i32 {
+    let ws = Workspace::load_with(&run_files(playbook, None, &[]), limits);
     let Some(pb) = ws.playbook(playbook) else {
         let diags = ws.diagnostics_for(&playbook.display().to_string());
         if !diags.is_empty() {
@@ -683,7 +716,7 @@ pub fn graph(playbook: &Path, format: crate::graph::GraphFormat, run: Option<&Pa
         }
         return fail(format!("{} is not a playbook", playbook.display()));
     };
-    let run_doc = match run.map(read_data).transpose() {
+    let run_doc = match run.map(|p| read_data(p, limits)).transpose() {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
@@ -693,5 +726,11 @@ pub fn graph(playbook: &Path, format: crate::graph::GraphFormat, run: Option<&Pa
         crate::graph::GraphFormat::Dot => crate::graph::dot(&pb, &plan, run_doc.as_ref()),
     };
     print!("{out}");
+    EXIT_OK
+}
+
+/// Prints the limits in force and their defaults (`codeless limits`).
+pub fn limits(limits: &Limits) -> i32 {
+    print!("{}", limits.table());
     EXIT_OK
 }

@@ -9,6 +9,7 @@ pub mod files;
 pub mod graph;
 pub mod http;
 pub mod jsonpath;
+pub mod limits;
 pub mod load;
 pub mod model;
 pub mod output;

@@ -14,6 +14,9 @@ use std::path::PathBuf;
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
+    /// Change a resource limit, NAME=VALUE (repeatable; `codeless limits` lists them).
+    #[arg(long = "limit", value_name = "NAME=VALUE", global = true)]
+    limits: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -116,6 +119,8 @@ enum Cmd {
         #[command(subcommand)]
         action: Option<CommandsAction>,
     },
+    /// List the resource limits (file size, YAML depth, loops, batches...) and their values.
+    Limits,
 }
 
 #[derive(Subcommand)]
@@ -139,7 +144,15 @@ enum CommandsAction {
 }
 
 fn main() {
-    let code = match Cli::parse().command {
+    let args = Cli::parse();
+    let limits = match codeless::limits::Limits::parse(&args.limits) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(cli::EXIT_INVALID);
+        }
+    };
+    let code = match args.command {
         Cmd::Validate {
             paths,
             format,
@@ -152,7 +165,7 @@ fn main() {
             } else {
                 Format::Human
             });
-            cli::validate(&paths, format, connections.as_deref(), &commands)
+            cli::validate(&paths, format, connections.as_deref(), &commands, &limits)
         }
         Cmd::Run {
             playbook,
@@ -180,6 +193,7 @@ fn main() {
             connections,
             commands,
             trace,
+            limits,
         }),
         Cmd::Command {
             name,
@@ -193,6 +207,7 @@ fn main() {
             inputs,
             connections,
             commands,
+            limits,
         }),
         Cmd::Connection {
             action:
@@ -201,18 +216,19 @@ fn main() {
                     connections,
                     commands,
                 },
-        } => cli::connection_test(&name, connections.as_deref(), &commands),
-        Cmd::Test { paths, format } => cli::test(&paths, format),
+        } => cli::connection_test(&name, connections.as_deref(), &commands, &limits),
+        Cmd::Test { paths, format } => cli::test(&paths, format, &limits),
         Cmd::Graph {
             playbook,
             format,
             run,
-        } => cli::graph(&playbook, format, run.as_deref()),
+        } => cli::graph(&playbook, format, run.as_deref(), &limits),
         Cmd::Schema { kind } => cli::schema(kind.as_deref()),
         Cmd::Commands { action: None } => cli::list_commands(),
         Cmd::Commands {
             action: Some(CommandsAction::Show { name }),
         } => cli::show_command(&name),
+        Cmd::Limits => cli::limits(&limits),
     };
     std::process::exit(code);
 }

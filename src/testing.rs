@@ -3,6 +3,7 @@
 //! run counts, values at JSONPaths of the run document). Owns no rendering beyond its report.
 
 use crate::diagnostic::SourceFile;
+use crate::limits::Limits;
 use crate::load::node::Span;
 use crate::model::{Document, Playbook, TestCase, TestFile};
 use crate::run::{prepare_inputs, run_in_workspace, Mocks, RunData, RunOptions, RunResult};
@@ -31,7 +32,7 @@ impl CaseResult {
 
 /// Runs every case of a test file. `files` are the extra files the playbook's workspace sees
 /// (nested playbooks, integrations), usually its directory.
-pub async fn run_test_file(tf: &TestFile) -> Vec<CaseResult> {
+pub async fn run_test_file(tf: &TestFile, limits: &Limits) -> Vec<CaseResult> {
     let file = &tf.file;
     let at = |span: Span| -> String {
         let (l, c) = file.line_col(span.start);
@@ -48,7 +49,7 @@ pub async fn run_test_file(tf: &TestFile) -> Vec<CaseResult> {
             ));
         }
         let files = crate::cli::run_files(&playbook_path, None, &[]);
-        let ws = Workspace::load(&files);
+        let ws = Workspace::load_with(&files, limits);
         let shown = playbook_path.display().to_string();
         let diags = ws.diagnostics_for(&shown);
         if Workspace::has_errors(&diags) {
@@ -69,7 +70,7 @@ pub async fn run_test_file(tf: &TestFile) -> Vec<CaseResult> {
         let started = Instant::now();
         let failures = match &setup {
             Err(e) => vec![e.clone()],
-            Ok((pb, ws)) => run_case(pb, ws, case, file).await,
+            Ok((pb, ws)) => run_case(pb, ws, case, file, limits).await,
         };
         out.push(CaseResult {
             file: file.path.clone(),
@@ -87,6 +88,7 @@ async fn run_case(
     ws: &Workspace,
     case: &TestCase,
     file: &Arc<SourceFile>,
+    limits: &Limits,
 ) -> Vec<String> {
     let at = |span: Span| -> String {
         let (l, c) = file.line_col(span.start);
@@ -114,6 +116,7 @@ async fn run_case(
     };
     let opts = RunOptions {
         mocks,
+        limits: *limits,
         ..RunOptions::default()
     };
     let (result, doc) = run_in_workspace(ws, pb.clone(), data, opts).await;
@@ -236,11 +239,11 @@ fn clip(v: &Value) -> String {
 }
 
 /// Loads and runs every test file under `paths`. Load problems of test files are failures.
-pub async fn run_paths(paths: &[PathBuf]) -> Result<Vec<CaseResult>, String> {
+pub async fn run_paths(paths: &[PathBuf], limits: &Limits) -> Result<Vec<CaseResult>, String> {
     let files = crate::cli::walk(paths)?;
     let mut results = Vec::new();
     for f in files {
-        let loaded = crate::load::load_file(&f);
+        let loaded = crate::load::load_file(&f, limits);
         if loaded.kind.as_deref() != Some("test") {
             continue;
         }
@@ -259,7 +262,7 @@ pub async fn run_paths(paths: &[PathBuf]) -> Result<Vec<CaseResult>, String> {
             continue;
         }
         if let Some(Document::Test(tf)) = &loaded.document {
-            results.extend(run_test_file(tf).await);
+            results.extend(run_test_file(tf, limits).await);
         }
     }
     Ok(results)

@@ -81,9 +81,14 @@ impl Workspace {
         ws
     }
 
-    /// Loads the given files.
+    /// Loads the given files under the default limits.
     pub fn load(files: &[PathBuf]) -> Self {
-        Workspace::new(files.iter().map(|f| load_file(f)).collect())
+        Workspace::load_with(files, &crate::limits::Limits::default())
+    }
+
+    /// Loads the given files under the `file-size`, `yaml-depth` and `yaml-nodes` limits.
+    pub fn load_with(files: &[PathBuf], limits: &crate::limits::Limits) -> Self {
+        Workspace::new(files.iter().map(|f| load_file(f, limits)).collect())
     }
 
     fn add_integration(&mut self, i: Arc<IntegrationFile>) {

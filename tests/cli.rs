@@ -267,7 +267,7 @@ fn hostile_files_get_diagnostics_not_panics() {
     assert!(stdout_json(&o)["diagnostics"][0]["message"]
         .as_str()
         .unwrap()
-        .contains("the limit is 10485760 bytes"));
+        .contains("more than the file-size limit of 10485760 bytes"));
 
     // A directory without YAML is a clear refusal, not a silent success.
     let empty_dir = dir.path().join("nothing");

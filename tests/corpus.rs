@@ -47,7 +47,12 @@ fn expectations(files: &[PathBuf]) -> Vec<(String, String, usize)> {
 }
 
 fn actual(files: &[PathBuf]) -> Vec<(String, String, usize)> {
-    let ws = Workspace::new(files.iter().map(|f| load_file(f)).collect());
+    let ws = Workspace::new(
+        files
+            .iter()
+            .map(|f| load_file(f, &Default::default()))
+            .collect(),
+    );
     let mut out: Vec<_> = ws
         .diagnostics()
         .iter()

@@ -614,8 +614,8 @@ async fn a_50_mb_body_fails_with_a_clear_size_message() {
     assert_eq!(
         o.faulty_message(),
         format!(
-            "the response is {HUGE} bytes; the limit is {} bytes",
-            codeless::http::DEFAULT_MAX_RESPONSE_BYTES
+            "the response is {HUGE} bytes, more than the response-size limit of {} bytes (raise it with `--limit response-size=N` if the input is trusted)",
+            codeless::limits::Limits::default().response_size
         )
     );
 
@@ -625,8 +625,8 @@ async fn a_50_mb_body_fails_with_a_clear_size_message() {
     assert_eq!(
         o.faulty_message(),
         format!(
-            "the response is larger than the limit of {} bytes",
-            codeless::http::DEFAULT_MAX_RESPONSE_BYTES
+            "the response is larger than the response-size limit of {} bytes (raise it with `--limit response-size=N` if the input is trusted)",
+            codeless::limits::Limits::default().response_size
         )
     );
 }
@@ -697,7 +697,7 @@ async fn a_50_mb_body_keeps_memory_bounded_in_the_binary() {
     assert!(doc["tasks"]["big"]["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("larger than the limit"));
+        .contains("larger than the response-size limit"));
     assert_eq!(doc["tasks"]["after"]["returnData"], "done!");
     let lines = std::fs::read_to_string(&trace).unwrap();
     assert!(lines.contains("\"run_finished\""), "{lines}");

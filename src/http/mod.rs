@@ -18,8 +18,6 @@ use std::time::Duration;
 
 /// Seconds a request may take when neither the command nor the integration says.
 pub const DEFAULT_TIMEOUT: f64 = 30.0;
-/// Largest response body read (larger ones fail the command).
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// HTTP clients, built on first use: one verifying TLS certificates, one not (for connections
 /// that turn verification off).
@@ -61,6 +59,8 @@ pub struct Call<'a> {
     pub files: &'a FileStore,
     pub clients: &'a Clients,
     pub max_response_bytes: usize,
+    /// Most elements `for_each` may make requests for.
+    pub max_batch: usize,
     pub trace: &'a crate::run::trace::Trace,
     pub task_id: &'a str,
 }
@@ -121,6 +121,15 @@ pub async fn execute(call: &Call<'_>) -> (OutputModel, u32) {
         Ok(other) => vec![other],
         Err(e) => return (fail(display, format!("for_each: {e}")), 0),
     };
+    if items.len() > call.max_batch {
+        let msg = format!(
+            "for_each: the list has {} elements, more than the batch-size limit of {} ({})",
+            items.len(),
+            call.max_batch,
+            crate::limits::raise_hint("batch-size")
+        );
+        return (fail(display, msg), 0);
+    }
     let mut outs = Vec::with_capacity(items.len());
     let mut retries = 0;
     for (i, item) in items.iter().enumerate() {
@@ -401,7 +410,8 @@ async fn read_body(
     if let Some(len) = resp.content_length() {
         if len as usize > limit {
             return Err(format!(
-                "the response is {len} bytes; the limit is {limit} bytes"
+                "the response is {len} bytes, more than the response-size limit of {limit} bytes ({})",
+                crate::limits::raise_hint("response-size")
             ));
         }
     }
@@ -411,7 +421,8 @@ async fn read_body(
             Ok(Some(chunk)) => {
                 if body.len() + chunk.len() > limit {
                     return Err(format!(
-                        "the response is larger than the limit of {limit} bytes"
+                        "the response is larger than the response-size limit of {limit} bytes ({})",
+                        crate::limits::raise_hint("response-size")
                     ));
                 }
                 body.extend_from_slice(&chunk);

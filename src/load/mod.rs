@@ -10,14 +10,12 @@ mod reader;
 mod testfile;
 
 use crate::diagnostic::{Diagnostic, SourceFile};
+use crate::limits::{raise_hint, Limits};
 use crate::model::Document;
 use node::{NodeValue, Span};
 use reader::Reader;
 use std::path::Path;
 use std::sync::Arc;
-
-/// Files larger than this are refused (DESIGN: a clear refusal, not a memory blow-up).
-pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 
 pub const KINDS: &[&str] = &["playbook", "integration", "connections", "test"];
 
@@ -39,8 +37,9 @@ impl Loaded {
     }
 }
 
-/// Reads and loads a file. I/O problems become diagnostics too.
-pub fn load_file(path: &Path) -> Loaded {
+/// Reads and loads a file. I/O problems become diagnostics too. Files larger than the
+/// `file-size` limit are refused before they are read (a clear refusal, not a memory blow-up).
+pub fn load_file(path: &Path, limits: &Limits) -> Loaded {
     let shown = path.display().to_string();
     let fail = |msg: String, help: Option<String>| {
         let file = SourceFile::new(shown.clone(), "");
@@ -53,14 +52,17 @@ pub fn load_file(path: &Path) -> Loaded {
         }
     };
     match std::fs::metadata(path) {
-        Ok(m) if m.len() > MAX_FILE_BYTES => {
+        Ok(m) if m.len() > limits.file_size => {
             return fail(
                 format!(
-                    "file is {} bytes; the limit is {} bytes",
+                    "file is {} bytes, more than the file-size limit of {} bytes",
                     m.len(),
-                    MAX_FILE_BYTES
+                    limits.file_size
                 ),
-                Some("split it into several files".into()),
+                Some(format!(
+                    "split it into several files, or {}",
+                    raise_hint("file-size")
+                )),
             )
         }
         Ok(_) => {}
@@ -68,7 +70,7 @@ pub fn load_file(path: &Path) -> Loaded {
     }
     match std::fs::read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => load_str(&shown, text),
+            Ok(text) => load_text(&shown, text, limits),
             Err(_) => fail(
                 "file is not UTF-8 text (is it binary?)".into(),
                 Some("YAML files must be UTF-8 text".into()),
@@ -78,11 +80,16 @@ pub fn load_file(path: &Path) -> Loaded {
     }
 }
 
-/// Loads YAML text as if read from `path`.
+/// Loads YAML text as if read from `path`, under the default limits.
 pub fn load_str(path: &str, text: impl Into<String>) -> Loaded {
+    load_text(path, text, &Limits::default())
+}
+
+/// Loads YAML text as if read from `path`.
+pub fn load_text(path: &str, text: impl Into<String>, limits: &Limits) -> Loaded {
     let file = SourceFile::new(path, text);
     let mut r = Reader::new(file.clone());
-    let root = match node::parse_yaml(&file.text) {
+    let root = match node::parse_yaml_limited(&file.text, limits) {
         Ok(n) => n,
         Err(e) => {
             let (code, message) = if e.message.starts_with("duplicate mapping key") {
@@ -92,18 +99,23 @@ pub fn load_str(path: &str, text: impl Into<String>) -> Loaded {
             } else {
                 (
                     "Y001",
-                    format!("YAML syntax error: {}", friendly_yaml_message(&e.message)),
+                    format!(
+                        "YAML syntax error: {}",
+                        friendly_yaml_message(&e.message, limits)
+                    ),
                 )
             };
-            let help = match code {
-                                "Y002" => "each key may appear once in a mapping; remove or rename one",
-                _ if e.message.contains("multiple YAML documents") => "remove the `---` line, or split the file in two",
-                _ if e.message.contains("recursive references") => "an alias cannot contain itself; copy the value instead",
-                _ if e.message.contains("recursion limit") => "the document is nested too deeply",
-                _ if e.message.contains("budget") => "the document is too large or expands too much (aliases)",
-                _ => "check indentation and quoting; in flow style quote values holding `[`, `]`, `,` or `{`",
+            let help: String = match code {
+                                "Y002" => "each key may appear once in a mapping; remove or rename one".to_owned(),
+                _ if e.message.contains("multiple YAML documents") => "remove the `---` line, or split the file in two".to_owned(),
+                _ if e.message.contains("recursive references") => "an alias cannot contain itself; copy the value instead".to_owned(),
+                _ if e.message.contains("recursion limit") => "the document is nested too deeply".to_owned(),
+                _ if e.message.contains("budget breached: Depth") => format!("flatten the document, or {}", raise_hint("yaml-depth")),
+                _ if e.message.contains("budget breached: Nodes") => format!("split the document, or {}", raise_hint("yaml-nodes")),
+                _ if e.message.contains("budget") => "the document is too large or expands too much (aliases)".to_owned(),
+                _ => "check indentation and quoting; in flow style quote values holding `[`, `]`, `,` or `{`".to_owned(),
             };
-            r.error(code, e.span.unwrap_or_default(), message, Some(help.into()));
+            r.error(code, e.span.unwrap_or_default(), message, Some(help));
             return Loaded {
                 file,
                 kind: None,
@@ -151,7 +163,7 @@ pub fn load_str(path: &str, text: impl Into<String>) -> Loaded {
 }
 
 /// The YAML library's messages, in words for people who write playbooks (no library API names).
-fn friendly_yaml_message(raw: &str) -> String {
+fn friendly_yaml_message(raw: &str, limits: &Limits) -> String {
     if raw.contains("multiple YAML documents") {
         return "the file holds more than one YAML document (a `---` line); a file holds one"
             .into();
@@ -166,8 +178,8 @@ fn friendly_yaml_message(raw: &str) -> String {
             .unwrap_or("size")
             .to_lowercase();
         return match what.as_str() {
-            "nodes" => "the document has too many values (more than 250,000, counting what aliases expand to)".into(),
-            "depth" => "the document is nested too deeply".into(),
+            "nodes" => format!("the document has more than {} values, counting what aliases expand to (the yaml-nodes limit)", limits.yaml_nodes),
+            "depth" => format!("the document nests more than {} levels deep (the yaml-depth limit)", limits.yaml_depth),
             "aliases" => "the document uses too many aliases".into(),
             _ => format!("the document is too large ({what} limit)"),
         };

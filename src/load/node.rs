@@ -203,10 +203,19 @@ pub struct YamlError {
 /// Parses one YAML document into spanned nodes. YAML 1.1 booleans (`yes`, `no`, `on`, `off`)
 /// stay text; duplicate keys, alias bombs and over-deep nesting are errors.
 pub fn parse_yaml(text: &str) -> Result<Node, YamlError> {
+    parse_yaml_limited(text, &crate::limits::Limits::default())
+}
+
+/// [`parse_yaml`] under the given `yaml-depth` and `yaml-nodes` limits.
+pub fn parse_yaml_limited(text: &str, limits: &crate::limits::Limits) -> Result<Node, YamlError> {
+    let mut budget = serde_saphyr::budget::Budget::default();
+    budget.max_depth = limits.yaml_depth;
+    budget.max_nodes = limits.yaml_nodes;
     let options = serde_saphyr::options! {
         strict_booleans: true,
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
         with_snippet: false,
+        budget: Some(budget),
     };
     match serde_saphyr::from_str_with_options::<Spanned<RawValue>>(text, options) {
         Ok(v) => Ok(Node {

@@ -379,7 +379,8 @@ impl Engine {
                 } else {
                     std::mem::take(&mut args)
                 };
-                let mut calls = build_calls(&cmd, first).map_err(|m| (display.clone(), m))?;
+                let mut calls = build_calls(&cmd, first, self.services.limits.batch_size)
+                    .map_err(|m| (display.clone(), m))?;
                 if uses_item {
                     let Calls::Batch(list) = &calls else {
                         return Err((display, "`<<item>>`/`<<index>>` is used, but no parameter received a list, so there is no batch".into()));
@@ -416,7 +417,7 @@ impl Engine {
                         if let Some(b) = &batch_param {
                             a.insert(b.clone(), item.clone());
                         }
-                        match build_calls(&cmd, a)
+                        match build_calls(&cmd, a, self.services.limits.batch_size)
                             .map_err(|m| (display.clone(), format!("item {i}: {m}")))?
                         {
                             Calls::One(one) => out.push(one),
@@ -504,10 +505,23 @@ impl Engine {
                 .any(|&e| self.plan.edges[e].back && self.plan.edges[e].label == chosen);
             if loops_back {
                 let max = task.max_loops.as_ref().map(|m| m.value).unwrap_or(0);
-                if self.nodes[n].loops >= max {
+                let limit = self.services.limits.loop_iterations;
+                if self.nodes[n].loops >= max.min(limit) {
+                    let why = if max <= limit {
+                        format!("its loop limit (max_loops: {max})")
+                    } else {
+                        format!(
+                            "the loop-iterations limit of {limit} (below its max_loops: {max}; {})",
+                            crate::limits::raise_hint("loop-iterations")
+                        )
+                    };
                     out = invoke::task_failure(
                         "Loop",
-                        format!("task `{}` reached its loop limit (max_loops: {max}) and took branch `{}` again", task.id.value, chosen.clone().unwrap_or_default()),
+                        format!(
+                            "task `{}` reached {why} and took branch `{}` again",
+                            task.id.value,
+                            chosen.clone().unwrap_or_default()
+                        ),
                     );
                     chosen = None;
                     loops_back = false;
@@ -916,12 +930,13 @@ async fn execute(job: Job, services: Arc<Services>) -> Finished {
             None => attempt.await,
         };
         if let Some(delay) = invoke::retry_request(&out, command_retries) {
-            if command_retries >= invoke::MAX_COMMAND_RETRIES {
+            let limit = services.limits.command_retries;
+            if command_retries >= limit {
                 break invoke::task_failure(
                     &job.display,
                     format!(
-                        "the command asked to be retried more than {} times",
-                        invoke::MAX_COMMAND_RETRIES
+                        "the command asked to be retried more than {limit} times, the command-retries limit ({})",
+                        crate::limits::raise_hint("command-retries")
                     ),
                 );
             }
@@ -987,7 +1002,7 @@ async fn attempt(job: &Job, services: &Services, http_retries: &AtomicU32) -> Ou
                 };
                 let mut args = with.clone();
                 args.insert(first.name.clone(), value);
-                let calls = match build_calls(cmd, args) {
+                let calls = match build_calls(cmd, args, services.limits.batch_size) {
                     Ok(c) => c,
                     Err(m) => return OutputModel::failure(CommandError::new(&cmd.spec.display, m)),
                 };

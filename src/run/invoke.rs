@@ -11,12 +11,6 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The most `__RETRY__` re-runs a command may ask for in one task run.
-pub const MAX_COMMAND_RETRIES: u32 = 100;
-
-/// Most levels of playbooks calling playbooks (and integration commands made of tasks).
-pub const MAX_NESTING_DEPTH: u32 = 8;
-
 /// Shared services for command execution. Cheap to clone: nested runs share everything but
 /// their depth.
 #[derive(Clone)]
@@ -27,7 +21,8 @@ pub struct Services {
     pub clients: Arc<crate::http::Clients>,
     pub registry: Arc<crate::commands::Registry>,
     pub connections: Arc<ConnectionTable>,
-    pub max_response_bytes: usize,
+    /// Sizes and counts not to exceed (`--limit`).
+    pub limits: crate::limits::Limits,
     /// The incident and event of the outermost run (nested runs see them too).
     pub trigger: Arc<(Value, Value)>,
     pub depth: u32,
@@ -127,7 +122,7 @@ impl Services {
             clients: Arc::new(crate::http::Clients::default()),
             registry,
             connections: Arc::new(connections),
-            max_response_bytes: crate::http::DEFAULT_MAX_RESPONSE_BYTES,
+            limits: crate::limits::Limits::default(),
             trigger: Arc::new(trigger),
             depth: 0,
             trace: Arc::new(super::trace::Trace::default()),
@@ -150,6 +145,11 @@ impl Services {
         self.cancel = cancel;
         self
     }
+
+    pub fn with_limits(mut self, limits: crate::limits::Limits) -> Self {
+        self.limits = limits;
+        self
+    }
 }
 
 /// One command call's arguments (already resolved), or several for batch execution.
@@ -161,7 +161,12 @@ pub enum Calls {
 
 /// Applies defaults, checks required inputs and coerces each argument to its declared type.
 /// An array given to a scalar parameter makes a batch: one call per element.
-pub fn build_calls(cmd: &Command, mut args: Map<String, Value>) -> Result<Calls, String> {
+/// A batch longer than `max_batch` elements is refused (the `batch-size` limit).
+pub fn build_calls(
+    cmd: &Command,
+    mut args: Map<String, Value>,
+    max_batch: usize,
+) -> Result<Calls, String> {
     let spec = &cmd.spec;
     let mut out = Map::with_capacity(spec.inputs.len());
     let mut batch: Option<(String, Vec<Value>)> = None;
@@ -216,6 +221,13 @@ pub fn build_calls(cmd: &Command, mut args: Map<String, Value>) -> Result<Calls,
         .input(&name)
         .map(|p| p.ty)
         .unwrap_or(crate::commands::ParamType::Any);
+    if items.len() > max_batch {
+        return Err(format!(
+            "parameter `{name}` received a list of {} elements, more than the batch-size limit of {max_batch} ({})",
+            items.len(),
+            crate::limits::raise_hint("batch-size")
+        ));
+    }
     let mut calls = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let v = coerce(ty, item.clone()).map_err(|e| {
@@ -294,7 +306,8 @@ pub async fn call_once(
                         connector: &connector,
                         files: &services.files,
                         clients: &services.clients,
-                        max_response_bytes: services.max_response_bytes,
+                        max_response_bytes: services.limits.response_size,
+                        max_batch: services.limits.batch_size,
                         trace: &services.trace,
                         task_id,
                     };
@@ -356,8 +369,12 @@ fn run_nested(
     child.depth += 1;
     child.progress = super::Progress::default();
     Box::pin(async move {
-        if child.depth > MAX_NESTING_DEPTH {
-            let msg = format!("playbooks nest deeper than {MAX_NESTING_DEPTH} levels (is a playbook calling itself?)");
+        if child.depth > child.limits.nesting_depth {
+            let msg = format!(
+                "playbooks nest deeper than {} levels, the nesting-depth limit (is a playbook calling itself? if not, {})",
+                child.limits.nesting_depth,
+                crate::limits::raise_hint("nesting-depth")
+            );
             return (OutputModel::failure(CommandError::new(&display, msg)), 0);
         }
         let (plan, _) = crate::plan::plan(&pb);

@@ -29,6 +29,7 @@ pub struct RunOptions {
     pub trace: Arc<trace::Trace>,
     /// Notify it to cancel the run: no new task starts, running ones end or time out.
     pub cancel: Arc<Cancel>,
+    pub limits: crate::limits::Limits,
 }
 
 impl Default for RunOptions {
@@ -41,6 +42,7 @@ impl Default for RunOptions {
             connections: invoke::ConnectionTable::default(),
             trace: Arc::new(trace::Trace::default()),
             cancel: Arc::new(Cancel::default()),
+            limits: crate::limits::Limits::default(),
         }
     }
 }
@@ -113,6 +115,7 @@ pub async fn run_playbook(
         )
         .with_trace(opts.trace)
         .with_cancel(opts.cancel)
+        .with_limits(opts.limits)
         .with_progress(opts.progress.clone()),
     );
     let engine = engine::Engine::new(pb, plan, registry, services, data, opts.progress);
