@@ -342,3 +342,88 @@ async fn batch_elements_run_concurrently_within_the_bound_and_keep_their_order()
         "--concurrency 1 must serialise the batch: took {serial:.2} s"
     );
 }
+
+/// A command that panics (a bug in a built-in) fails its own task, whether it panics at once
+/// (polled inline by the engine) or after waiting (in its own tokio task); the run goes on.
+#[tokio::test]
+async fn a_panicking_command_fails_its_task_and_the_run_goes_on() {
+    use codeless::commands::{Command, Implementation};
+    let yaml = "kind: playbook\nname: P\ntasks:\n  start: { command: toUpper, input: { input: a }, next: [now, later, fine] }\n  now: { command: toLower, input: { input: B }, on_error: continue }\n  later: { command: sleep, input: { seconds: 0.01 }, on_error: continue }\n  fine: { command: concatToRear, input: { input: a, value: b } }\n";
+    let (pb, ws) = playbook_from_str("p.yaml", yaml).unwrap_or_else(|_| panic!("valid"));
+    let mut registry = ws.registry.clone();
+    let spec_of = |name: &str| registry.get(name).expect(name).spec.clone();
+    let (lower, sleep) = (spec_of("toLower"), spec_of("sleep"));
+    registry.add(Command {
+        spec: lower,
+        implementation: Implementation::Utility(|_, _| panic!("boom now")),
+    });
+    registry.add(Command {
+        spec: sleep,
+        implementation: Implementation::Async(|_| {
+            Box::pin(async {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                panic!("boom later")
+            })
+        }),
+    });
+    let (plan, _) = codeless::plan::plan(&pb);
+    let r = run_playbook(
+        pb.clone(),
+        Arc::new(plan),
+        Arc::new(registry),
+        RunData::default(),
+        RunOptions::default(),
+    )
+    .await;
+    let doc = run_document(&pb, &r);
+    for t in ["now", "later"] {
+        assert_eq!(status(&doc, t), "Failed", "{doc:#}");
+        let msg = doc["tasks"][t]["error"]["message"].as_str().unwrap_or("");
+        assert!(msg.contains("internal error"), "{t}: {msg}");
+    }
+    assert_eq!(doc["tasks"]["fine"]["returnData"], "ab");
+    assert_eq!(doc["status"], "Partially Successful");
+}
+
+/// Commands finished inline never make the engine wait, yet a cancel is still noticed: a
+/// loop of utility commands that would run for minutes stops soon after Ctrl-C, even on a
+/// single-threaded runtime where the canceller must get a turn.
+#[tokio::test(flavor = "current_thread")]
+async fn a_busy_loop_of_inline_commands_still_notices_a_cancel() {
+    let yaml = "kind: playbook\nname: Busy\ntasks:\n  start: { command: toUpper, input: { input: a }, next: [poll] }\n  poll: { command: toUpper, input: { input: a }, next: [again] }\n  again:\n    type: conditional\n    command: equals\n    input: { input1: a, input2: b }\n    max_loops: 100000000\n    branches: { \"false\": [poll], \"true\": [done] }\n  done: { command: toUpper, input: { input: a } }\n";
+    let (pb, ws) = playbook_from_str("b.yaml", yaml).unwrap_or_else(|_| panic!("valid"));
+    let (plan, _) = codeless::plan::plan(&pb);
+    let opts = RunOptions {
+        limits: codeless::limits::Limits {
+            loop_iterations: u32::MAX,
+            ..Default::default()
+        },
+        ..RunOptions::default()
+    };
+    let cancel = opts.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        cancel.cancel();
+    });
+    let started = Instant::now();
+    let r = run_playbook(
+        pb.clone(),
+        Arc::new(plan),
+        Arc::new(ws.registry.clone()),
+        RunData::default(),
+        opts,
+    )
+    .await;
+    assert!(r.cancelled);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let doc = run_document(&pb, &r);
+    assert!(
+        doc["tasks"]["poll"]["runs"].as_u64().unwrap_or(0) > 1,
+        "{doc:#}"
+    );
+    assert_eq!(status(&doc, "done"), "Cancelled", "{doc:#}");
+}

@@ -207,7 +207,10 @@ async fn garbage_and_oversized_responses_do_not_break_the_run() {
     assert_eq!(doc["tasks"]["g"]["rawData"], "{not json");
     assert_eq!(doc["tasks"]["h"]["status"], "Failed");
     let msg = doc["tasks"]["h"]["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("more than the response-size limit of 16777216 bytes"), "{msg}");
+    assert!(
+        msg.contains("more than the response-size limit of 16777216 bytes"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
