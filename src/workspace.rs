@@ -88,7 +88,7 @@ impl Workspace {
 
     /// Loads the given files under the `file-size`, `yaml-depth` and `yaml-nodes` limits.
     pub fn load_with(files: &[PathBuf], limits: &crate::limits::Limits) -> Self {
-        Workspace::new(files.iter().map(|f| load_file(f, limits)).collect())
+        Workspace::new(crate::util::par_map(files, |f| load_file(f, limits)))
     }
 
     fn add_integration(&mut self, i: Arc<IntegrationFile>) {
@@ -107,10 +107,11 @@ impl Workspace {
 
     /// Every diagnostic of every file: load problems, graph, rules.
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
-        let mut out = Vec::new();
-        for l in &self.loaded {
-            out.extend(crate::validate::check_loaded(l, self));
-        }
+        let mut out: Vec<Diagnostic> =
+            crate::util::par_map(&self.loaded, |l| crate::validate::check_loaded(l, self))
+                .into_iter()
+                .flatten()
+                .collect();
         sort(&mut out);
         out
     }
