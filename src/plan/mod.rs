@@ -164,12 +164,35 @@ pub fn plan(pb: &Playbook) -> (Plan, Vec<Diagnostic>) {
             ),
         );
     }
-    // Back-edges: edges into a task still on the depth-first stack.
+    // Back-edges: edges into a task still on the depth-first stack. The search starts from the
+    // start tasks (what it discovers then is reachable), then goes on from every other task, so
+    // that a cycle among unreachable tasks is found too. With no start task at all (G006) only
+    // that is said.
     let mut visited = HashSet::new();
     let mut back_edges = HashSet::new();
-    depth_first_search(&graph, starts.iter().map(|&s| nodes[s]), |ev| match ev {
+    let roots: Vec<_> = if starts.is_empty() {
+        Vec::new()
+    } else {
+        starts
+            .iter()
+            .copied()
+            .chain(0..n)
+            .map(|i| nodes[i])
+            .collect()
+    };
+    let (mut depth, mut roots_done) = (0usize, 0usize);
+    depth_first_search(&graph, roots, |ev| match ev {
         DfsEvent::Discover(nd, _) => {
-            visited.insert(graph[nd]);
+            if roots_done < starts.len() {
+                visited.insert(graph[nd]);
+            }
+            depth += 1;
+        }
+        DfsEvent::Finish(_, _) => {
+            depth -= 1;
+            if depth == 0 {
+                roots_done += 1;
+            }
         }
         DfsEvent::BackEdge(a, b) => {
             for e in graph.edges_connecting(a, b) {
