@@ -226,22 +226,30 @@ impl Reader {
         let span = node.span;
         match &node.value {
             NodeValue::String(s) => {
-                let text_offset = self.text_offset(span);
+                let text_offset = text_offset(&self.file.text, span);
                 match parse_template(s) {
                     Ok(t) if !t.has_exprs() => {
                         TValue::literal(Value::String(t.literal().unwrap_or_default()), span)
                     }
-                    Ok(template) => TValue {
-                        span,
-                        kind: TKind::Template {
-                            raw: s.clone(),
-                            template,
-                            text_offset,
-                        },
-                    },
+                    Ok(template) => {
+                        let expr_at = template
+                            .exprs()
+                            .map(|e| locate(&self.file.text, span, s, e.offset, e.len))
+                            .collect();
+                        TValue {
+                            span,
+                            kind: TKind::Template {
+                                raw: s.clone(),
+                                template,
+                                text_offset,
+                                expr_at,
+                            },
+                        }
+                    }
                     Err(errors) => {
                         for e in errors {
-                            let at = Span::new(span.start + text_offset + e.offset, e.len);
+                            let at =
+                                Span::new(locate(&self.file.text, span, s, e.offset, e.len), e.len);
                             self.error(e.code, at, e.message, e.help);
                         }
                         // Not a literal: a broken reference must not be type-checked as text.
@@ -253,6 +261,7 @@ impl Reader {
                                     parts: vec![crate::template::Part::Text(s.clone())],
                                 },
                                 text_offset,
+                                expr_at: Vec::new(),
                             },
                         }
                     }
@@ -305,28 +314,6 @@ impl Reader {
         }
     }
 
-    /// Where a scalar's text starts relative to its node: after a quote, or on the line after
-    /// a block indicator (`|`, `>`).
-    fn text_offset(&self, span: Span) -> usize {
-        let src = self.file.text.as_bytes();
-        match src.get(span.start) {
-            Some(b'"') | Some(b'\'') => 1,
-            Some(b'|') | Some(b'>') => {
-                let Some(rest) = self.file.text.get(span.start..) else {
-                    return 0;
-                };
-                match rest.find('\n') {
-                    Some(nl) => {
-                        let after = &rest[nl + 1..];
-                        nl + 1 + (after.len() - after.trim_start_matches(' ').len())
-                    }
-                    None => 0,
-                }
-            }
-            _ => 0,
-        }
-    }
-
     /// `name: value` pairs of a mapping as template values.
     pub fn params(&mut self, node: &Node, what: &str) -> IndexMap<String, crate::model::Param> {
         match &node.value {
@@ -348,5 +335,72 @@ impl Reader {
                 IndexMap::new()
             }
         }
+    }
+}
+
+/// Where a scalar's text starts relative to its node: after a quote, or on the line after
+/// a block indicator (`|`, `>`).
+pub fn text_offset(src: &str, span: Span) -> usize {
+    match src.as_bytes().get(span.start) {
+        Some(b'"') | Some(b'\'') => 1,
+        Some(b'|') | Some(b'>') => {
+            let Some(rest) = src.get(span.start..) else {
+                return 0;
+            };
+            match rest.find('\n') {
+                Some(nl) => {
+                    let after = &rest[nl + 1..];
+                    nl + 1 + (after.len() - after.trim_start_matches(' ').len())
+                }
+                None => 0,
+            }
+        }
+        _ => 0,
+    }
+}
+
+/// Where `value[offset..offset + len]`, a piece of a scalar's decoded text, is written in the
+/// source (an absolute byte offset). Escapes, line folding and the indentation of block
+/// scalars make decoded offsets differ from source offsets, so the piece is looked up as the
+/// same occurrence of the same text inside the node; references and Handlebars expressions are
+/// written without escapes or line breaks in practice. Otherwise: the node's text start plus
+/// the offset, an estimate.
+pub fn locate(src: &str, node: Span, value: &str, offset: usize, len: usize) -> usize {
+    let estimate = node.start + text_offset(src, node) + offset;
+    let Some(needle) = value.get(offset..offset + len).filter(|n| !n.is_empty()) else {
+        return estimate;
+    };
+    let Some(nth) = value.match_indices(needle).position(|(i, _)| i == offset) else {
+        return estimate;
+    };
+    src.get(node.start..node.end())
+        .and_then(|region| region.match_indices(needle).nth(nth))
+        .map_or(estimate, |(i, _)| node.start + i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locate_finds_pieces_of_decoded_text_in_the_source() {
+        // An escape before the piece: decoded offsets are one byte short.
+        let src = r#"x: "a\tb <<alert.x>>""#;
+        let node = Span::new(3, src.len() - 3);
+        let value = "a\tb <<alert.x>>";
+        assert_eq!(
+            locate(src, node, value, 4, 11),
+            src.find("<<alert").unwrap()
+        );
+        // A block scalar: indentation is not in the decoded text.
+        let src = "x: |\n    one <<a>>\n    two <<a>>\n";
+        let node = Span::new(3, src.len() - 3);
+        let value = "one <<a>>\ntwo <<a>>\n";
+        assert_eq!(locate(src, node, value, 14, 5), src.rfind("<<a>>").unwrap());
+        assert_eq!(locate(src, node, value, 4, 5), src.find("<<a>>").unwrap());
+        // Not found as written (here: an escape inside the piece): the estimate.
+        let src = r#"x: "<<\u0061>>""#;
+        let node = Span::new(3, src.len() - 3);
+        assert_eq!(locate(src, node, "<<a>>", 0, 5), 4);
     }
 }

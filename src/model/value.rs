@@ -25,7 +25,10 @@ pub enum TKind {
     Template {
         raw: String,
         template: Template,
+        /// Where the text starts in its node (after a quote or a block header).
         text_offset: usize,
+        /// The absolute source offset of each reference of `template.exprs()`.
+        expr_at: Vec<usize>,
     },
     Seq(Vec<TValue>),
     Map(IndexMap<String, (Span, TValue)>),
@@ -78,13 +81,15 @@ impl TValue {
             TKind::Template {
                 template,
                 text_offset,
+                expr_at,
                 ..
             } => {
-                for e in template.exprs() {
-                    out.push((
-                        e,
-                        Span::new(self.span.start + text_offset + e.offset, e.len),
-                    ));
+                for (i, e) in template.exprs().enumerate() {
+                    let at = expr_at
+                        .get(i)
+                        .copied()
+                        .unwrap_or(self.span.start + text_offset + e.offset);
+                    out.push((e, Span::new(at, e.len)));
                 }
             }
             TKind::Seq(items) => items.iter().for_each(|i| i.collect_exprs(out)),
