@@ -14,6 +14,7 @@ use crate::limits::{raise_hint, Limits};
 use crate::model::Document;
 use node::{NodeValue, Span};
 use reader::Reader;
+pub use reader::{locate, text_offset};
 use std::path::Path;
 use std::sync::Arc;
 

@@ -4,7 +4,7 @@
 mod parse;
 mod path;
 mod resolve;
-mod text;
+pub mod text;
 
 pub use parse::{parse_template, Expr, Part, Scope, Template, TemplateError, TASK_FIELDS};
 pub use path::{Path, Seg};

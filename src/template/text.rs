@@ -25,6 +25,35 @@ handlebars_helper!(jsonpath_helper: |v: Json, p: str| {
     }
 });
 
+/// Every helper a template may call: Handlebars' own and ours (`registry` registers ours).
+pub const HELPERS: &[&str] = &[
+    "if",
+    "unless",
+    "each",
+    "with",
+    "lookup",
+    "raw",
+    "log",
+    "eq",
+    "ne",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "and",
+    "or",
+    "not",
+    "len",
+    "json",
+    "lbrace",
+    "rbrace",
+    "split",
+    "first",
+    "last",
+    "contains_key",
+    "jsonpath",
+];
+
 fn registry(html: bool) -> &'static Handlebars<'static> {
     static TEXT: OnceLock<Handlebars<'static>> = OnceLock::new();
     static HTML: OnceLock<Handlebars<'static>> = OnceLock::new();

@@ -41,7 +41,7 @@ pub const RULES: &[RuleInfo] = &[
     r("C007", "draft-in-live", "A live playbook uses a draft command or playbook."),
     r("C008", "input-out-of-range", "A literal input outside the parameter's bounds (min/max, min_items/max_items)."),
     r("C009", "recursive-playbook", "A playbook calls itself, directly or through other playbooks."),
-    r("T001", "template-syntax", "A `<<...>>` reference is malformed or never closed."),
+    r("T001", "template-syntax", "A `<<...>>` reference is malformed or never closed, or a Handlebars template input does not parse."),
     r("T002", "unknown-scope", "A reference starts with an unknown scope."),
     r("T003", "bad-task-reference", "A `tasks.` reference lacks a task id or names an unknown output field."),
     r("T004", "unknown-task", "A reference reads a task that does not exist."),

@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod connections;
+pub mod handlebars;
 pub mod integrations;
 pub mod nesting;
 pub mod references;

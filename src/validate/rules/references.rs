@@ -1,18 +1,21 @@
-//! T004–T008: template references name tasks that exist and have run before the reader
+//! T004–T008: template references (and the paths Handlebars inputs read, see `handlebars`) name tasks that exist and have run before the reader
 //! (ancestors in the graph), key fields their commands declare, playbook inputs that are
 //! declared, and `item`/`index` only where a batch can happen.
 
 use crate::diagnostic::Diagnostic;
+use crate::load::node::Span;
 use crate::model::{Playbook, TKind, TValue, Task, TaskKind};
 use crate::plan::Plan;
-use crate::template::Scope;
+use crate::template::{Expr, Scope};
 use crate::validate::Catalog;
 
 pub fn check(pb: &Playbook, plan: &Plan, catalog: &Catalog, out: &mut Vec<Diagnostic>) {
     let file = &pb.file;
     let inputs: Vec<&str> = pb.inputs.iter().map(|i| i.name.value.as_str()).collect();
-    let check_value = |reader: Option<usize>, v: &TValue, out: &mut Vec<Diagnostic>| {
-        for (e, span) in v.exprs() {
+    let check_exprs = |reader: Option<usize>,
+                       exprs: Vec<(&Expr, Span)>,
+                       out: &mut Vec<Diagnostic>| {
+        for (e, span) in exprs {
             match &e.scope {
                 Scope::Task { id, .. } => match plan.index.get(id) {
                     None if pb.load_problems.broken_tasks.contains(id) => {}
@@ -90,12 +93,27 @@ pub fn check(pb: &Playbook, plan: &Plan, catalog: &Catalog, out: &mut Vec<Diagno
     };
     for (i, task) in pb.tasks.values().enumerate() {
         for v in task.values() {
-            check_value(Some(i), v, out);
+            check_exprs(Some(i), v.exprs(), out);
         }
+        let read_by_handlebars = super::handlebars::references(pb, catalog, task, out);
+        let mut found = Vec::new();
+        check_exprs(
+            Some(i),
+            read_by_handlebars.iter().map(|(e, s)| (e, *s)).collect(),
+            &mut found,
+        );
+        // Show those references as they are written: `{{tasks.x.returnData}}`.
+        for (e, _) in &read_by_handlebars {
+            let (shown, written) = (e.display(), format!("{{{{{}}}}}", e.source));
+            for d in &mut found {
+                d.message = d.message.replace(&shown, &written);
+            }
+        }
+        out.extend(found);
         check_item_use(pb, catalog, task, out);
     }
     for (_, v) in pb.outputs.values() {
-        check_value(None, v, out);
+        check_exprs(None, v.exprs(), out);
     }
 }
 
