@@ -253,15 +253,19 @@ impl Reader {
                             self.error(e.code, at, e.message, e.help);
                         }
                         // Not a literal: a broken reference must not be type-checked as text.
+                        // The well-formed references of the same text are kept, to be checked.
+                        let (template, _) = crate::template::parse_template_partial(s);
+                        let expr_at = template
+                            .exprs()
+                            .map(|e| locate(&self.file.text, span, s, e.offset, e.len))
+                            .collect();
                         TValue {
                             span,
                             kind: TKind::Template {
                                 raw: s.clone(),
-                                template: crate::template::Template {
-                                    parts: vec![crate::template::Part::Text(s.clone())],
-                                },
+                                template,
                                 text_offset,
-                                expr_at: Vec::new(),
+                                expr_at,
                             },
                         }
                     }

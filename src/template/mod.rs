@@ -6,7 +6,9 @@ mod path;
 mod resolve;
 pub mod text;
 
-pub use parse::{parse_template, Expr, Part, Scope, Template, TemplateError, TASK_FIELDS};
+pub use parse::{
+    parse_template, parse_template_partial, Expr, Part, Scope, Template, TemplateError, TASK_FIELDS,
+};
 pub use path::{Path, Seg};
 pub use resolve::{render_text, resolve_expr, Context, ResolveError};
 pub use text::render_template;

@@ -123,6 +123,17 @@ pub struct TemplateError {
 
 /// Parses every reference in `raw`. All problems are returned, not only the first.
 pub fn parse_template(raw: &str) -> Result<Template, Vec<TemplateError>> {
+    let (template, errors) = parse_template_partial(raw);
+    if errors.is_empty() {
+        Ok(template)
+    } else {
+        Err(errors)
+    }
+}
+
+/// [`parse_template`] that also returns what parsed: the text and the well-formed references
+/// (malformed ones are left out), so that validation can check those too.
+pub fn parse_template_partial(raw: &str) -> (Template, Vec<TemplateError>) {
     let mut parts = Vec::new();
     let mut errors = Vec::new();
     let mut text = String::new();
@@ -189,11 +200,7 @@ pub fn parse_template(raw: &str) -> Result<Template, Vec<TemplateError>> {
     if !text.is_empty() {
         parts.push(Part::Text(text));
     }
-    if errors.is_empty() {
-        Ok(Template { parts })
-    } else {
-        Err(errors)
-    }
+    (Template { parts }, errors)
 }
 
 fn err(code: &'static str, message: String, help: Option<String>) -> TemplateError {
