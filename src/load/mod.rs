@@ -90,8 +90,18 @@ pub fn load_str(path: &str, text: impl Into<String>) -> Loaded {
 pub fn load_text(path: &str, text: impl Into<String>, limits: &Limits) -> Loaded {
     let file = SourceFile::new(path, text);
     let mut r = Reader::new(file.clone());
-    let root = match node::parse_yaml_limited(&file.text, limits) {
-        Ok(n) => n,
+    let root = match node::parse_yaml_keeping_duplicates(&file.text, limits) {
+        Ok((n, duplicates)) => {
+            for (key, span) in duplicates {
+                r.error(
+                    "Y002",
+                    span,
+                    format!("duplicate key `{key}`"),
+                    Some("each key may appear once in a mapping; remove or rename one".into()),
+                );
+            }
+            n
+        }
         Err(e) => {
             let (code, message) = if e.message.starts_with("duplicate mapping key") {
                 let key = e.message.trim_start_matches("duplicate mapping key: ");
@@ -225,7 +235,7 @@ mod tests {
     fn yaml_problems() {
         assert_eq!(
             codes("kind: playbook\nname: a\nname: b\n"),
-            vec![("Y002", 3, 1)]
+            vec![("Y002", 3, 1), ("Y005", 1, 1)]
         );
         assert_eq!(codes("kind: playbook\ntasks: [\n")[0].0, "Y001");
         assert_eq!(codes("kind: playbok\n"), vec![("Y006", 1, 7)]);

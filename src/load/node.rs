@@ -178,6 +178,11 @@ impl<'de> Visitor<'de> for RawVisitor {
                 _ => return Err(de::Error::custom("mapping keys must be plain text")),
             };
             let value = map.next_value::<Spanned<RawValue>>()?;
+            if out.contains_key(&key) {
+                // The first one is kept; the parse goes on so every other problem is found.
+                DUPLICATES.with(|d| d.borrow_mut().push((key, key_span)));
+                continue;
+            }
             out.insert(
                 key,
                 (
@@ -206,14 +211,46 @@ pub fn parse_yaml(text: &str) -> Result<Node, YamlError> {
     parse_yaml_limited(text, &crate::limits::Limits::default())
 }
 
+thread_local! {
+    /// Duplicate keys met by the visitor of the parse running on this thread.
+    static DUPLICATES: std::cell::RefCell<Vec<(String, Span)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// [`parse_yaml`] under the given `yaml-depth` and `yaml-nodes` limits.
 pub fn parse_yaml_limited(text: &str, limits: &crate::limits::Limits) -> Result<Node, YamlError> {
+    let (node, duplicates) = parse_yaml_keeping_duplicates(text, limits)?;
+    match duplicates.into_iter().next() {
+        None => Ok(node),
+        Some((key, span)) => Err(YamlError {
+            message: format!("duplicate key `{key}`"),
+            span: Some(span),
+        }),
+    }
+}
+
+/// Parses like [`parse_yaml_limited`], but a key repeated in a mapping does not stop the parse:
+/// the first value is kept, and every repeated key is returned with its position.
+pub fn parse_yaml_keeping_duplicates(
+    text: &str,
+    limits: &crate::limits::Limits,
+) -> Result<(Node, Vec<(String, Span)>), YamlError> {
+    DUPLICATES.with(|d| d.borrow_mut().clear());
+    let parsed = parse_yaml_passing_duplicates(text, limits);
+    let duplicates = DUPLICATES.with(|d| std::mem::take(&mut *d.borrow_mut()));
+    parsed.map(|node| (node, duplicates))
+}
+
+fn parse_yaml_passing_duplicates(
+    text: &str,
+    limits: &crate::limits::Limits,
+) -> Result<Node, YamlError> {
     let mut budget = serde_saphyr::budget::Budget::default();
     budget.max_depth = limits.yaml_depth;
     budget.max_nodes = limits.yaml_nodes;
     let options = serde_saphyr::options! {
         strict_booleans: true,
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        // Our visitor sees repeated keys and records them (see `DUPLICATES`).
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
         with_snippet: false,
         budget: Some(budget),
     };
