@@ -126,7 +126,12 @@ pub fn load_text(path: &str, text: impl Into<String>, limits: &Limits) -> Loaded
                 _ if e.message.contains("budget") => "the document is too large or expands too much (aliases)".to_owned(),
                 _ => "check indentation and quoting; in flow style quote values holding `[`, `]`, `,` or `{`".to_owned(),
             };
-            r.error(code, e.span.unwrap_or_default(), message, Some(help));
+            let span = if e.message.contains("multiple YAML documents") {
+                second_document_marker(&file.text).or(e.span)
+            } else {
+                e.span
+            };
+            r.error(code, span.unwrap_or_default(), message, Some(help));
             return Loaded {
                 file,
                 kind: None,
@@ -171,6 +176,23 @@ pub fn load_text(path: &str, text: impl Into<String>, limits: &Limits) -> Loaded
         document,
         diagnostics: r.diags,
     }
+}
+
+/// The `---` line that starts a second document: the first one after some content.
+fn second_document_marker(text: &str) -> Option<Span> {
+    let mut offset = 0;
+    let mut content = false;
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end();
+        let marker = bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t");
+        if marker && content {
+            return Some(Span::new(offset, 3));
+        }
+        let t = line.trim();
+        content |= !marker && !t.is_empty() && !t.starts_with('#') && !t.starts_with('%');
+        offset += line.len();
+    }
+    None
 }
 
 /// The YAML library's messages, in words for people who write playbooks (no library API names).
