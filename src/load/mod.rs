@@ -126,11 +126,26 @@ pub fn load_text(path: &str, text: impl Into<String>, limits: &Limits) -> Loaded
                 _ if e.message.contains("budget") => "the document is too large or expands too much (aliases)".to_owned(),
                 _ => "check indentation and quoting; in flow style quote values holding `[`, `]`, `,` or `{`".to_owned(),
             };
-            let span = if e.message.contains("multiple YAML documents") {
+            let mut span = if e.message.contains("multiple YAML documents") {
                 second_document_marker(&file.text).or(e.span)
             } else {
                 e.span
             };
+            let (mut message, mut help) = (message, help);
+            // The parser notices an unclosed `[` or `{` only lines later, with a message about
+            // what it met there; point at the bracket instead.
+            if code == "Y001" && !e.message.contains("budget") {
+                let upto = span.map_or(file.text.len(), |s| s.start);
+                if let Some((bracket, at)) = unclosed_flow(&file.text, upto) {
+                    let line_of = |o: usize| file.line_col(o).0;
+                    if line_of(at) < line_of(upto) {
+                        let close = if bracket == '[' { ']' } else { '}' };
+                        message = format!("YAML syntax error: this `{bracket}` is never closed (the parser then found: {})", friendly_yaml_message(&e.message, limits));
+                        help = format!("end the {} with `{close}` before the next key, or write it as a block (one `- item` per line)", if bracket == '[' { "list" } else { "mapping" });
+                        span = Some(Span::new(at, 1));
+                    }
+                }
+            }
             r.error(code, span.unwrap_or_default(), message, Some(help));
             return Loaded {
                 file,
@@ -176,6 +191,65 @@ pub fn load_text(path: &str, text: impl Into<String>, limits: &Limits) -> Loaded
         document,
         diagnostics: r.diags,
     }
+}
+
+/// The innermost flow collection (`[` or `{`) still open at byte `upto`, with its offset. A
+/// scanner of just what matters: comments, quoted scalars, and brackets that open a collection
+/// (in flow context, or where a value starts); `[` inside plain text such as `$.a[0]` is text.
+fn unclosed_flow(text: &str, upto: usize) -> Option<(char, usize)> {
+    let mut open: Vec<(char, usize)> = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut block_indent: Option<usize> = None;
+    let mut line_start = 0;
+    for line in text.get(..upto)?.split_inclusive('\n') {
+        let offset = line_start;
+        line_start += line.len();
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        // The lines of a block scalar (`|`, `>`) are text, whatever they hold.
+        if let Some(b) = block_indent {
+            if line.trim().is_empty() || indent > b {
+                continue;
+            }
+            block_indent = None;
+        }
+        let mut value_start = true;
+        let mut prev = ' ';
+        let mut chars = line.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if let Some(q) = quote {
+                // Inside a quoted scalar (which may span lines): only its end matters.
+                if c == q && !(q == '"' && prev == '\\') {
+                    quote = None;
+                    value_start = false;
+                }
+                prev = if prev == '\\' && c == '\\' { ' ' } else { c };
+                continue;
+            }
+            let next_is_space = chars.peek().is_none_or(|&(_, n)| n.is_whitespace());
+            match c {
+                '#' if prev.is_whitespace() => break,
+                '"' | '\'' if value_start || !open.is_empty() => quote = Some(c),
+                '|' | '>' if value_start && open.is_empty() => {
+                    block_indent = Some(indent);
+                    break;
+                }
+                '[' | '{' if value_start || !open.is_empty() => {
+                    open.push((c, offset + i));
+                    value_start = true;
+                }
+                ']' | '}' if !open.is_empty() => {
+                    open.pop();
+                    value_start = false;
+                }
+                ',' if !open.is_empty() => value_start = true,
+                ':' | '-' | '?' if next_is_space => value_start = true,
+                c if c.is_whitespace() => {}
+                _ => value_start = false,
+            }
+            prev = c;
+        }
+    }
+    open.pop()
 }
 
 /// The `---` line that starts a second document: the first one after some content.
@@ -251,6 +325,23 @@ mod tests {
                 ("T002", 10, 17)
             ]
         );
+    }
+
+    #[test]
+    fn unclosed_flow_collections_are_found_and_text_brackets_are_not() {
+        fn open(t: &str) -> Option<(char, &str)> {
+            unclosed_flow(t, t.len()).map(|(c, at)| (c, &t[at..]))
+        }
+        assert_eq!(open("a: [b, c\nd: 1\n"), Some(('[', "[b, c\nd: 1\n")));
+        assert_eq!(
+            open("a: {b: [1, 2], c: 3\n"),
+            Some(('{', "{b: [1, 2], c: 3\n"))
+        );
+        assert_eq!(open("a: [b, c]\nd: {e: f}\n"), None);
+        assert_eq!(open("path: $.data[0\nq: x [y\n"), None);
+        assert_eq!(open("t: |\n  [x] item\n  {{each\nb: 1\n"), None);
+        assert_eq!(open("t: \"[not\"\nu: '{no'\nv: [\"]\", x]\n"), None);
+        assert_eq!(open("a: 1 # [comment\n- [x\n"), Some(('[', "[x\n")));
     }
 
     #[test]
