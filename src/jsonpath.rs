@@ -34,15 +34,22 @@ pub fn parse(path: &str) -> Result<JsonPath, String> {
         }
     }
     // serde_json_path 0.7 panics ("entered unreachable code") on a path that ends inside a
-    // `\u` escape; every `\u` must be followed by four hex digits.
+    // `\u` escape; every `\u` must be followed by four hex digits. Escapes are read in pairs
+    // from the left, so `\\u` is an escaped backslash and a `u`, and `\\\u` an escape again.
     let chars: Vec<char> = path.chars().collect();
-    for i in 0..chars.len().saturating_sub(1) {
-        if chars[i] == '\\' && chars[i + 1] == 'u' && (i == 0 || chars[i - 1] != '\\') {
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '\\' {
+            i += 1;
+            continue;
+        }
+        if chars.get(i + 1) == Some(&'u') {
             let hex = chars.get(i + 2..i + 6);
             if !hex.is_some_and(|h| h.iter().all(char::is_ascii_hexdigit)) {
                 return Err("a `\\u` escape needs four hex digits".into());
             }
         }
+        i += 2;
     }
     JsonPath::parse(path.trim()).map_err(|e| e.to_string())
 }
@@ -57,5 +64,17 @@ mod tests {
         assert!(super::parse(&filters).is_err());
         assert!(super::parse("$.data[*].id").is_ok());
         assert!(super::parse("$.data[?@.s > 5 && (@.t == 'x')]").is_ok());
+    }
+
+    #[test]
+    fn unfinished_unicode_escapes_are_refused_whatever_precedes_them() {
+        // Crash 2 (fuzzing): an odd run of backslashes before the `u`.
+        for path in [r#"$["\u"#, r#"$["\\\u"#, r#"$["a\\\\\u"#, r#"$[?":\\\\\u"#] {
+            let r = std::panic::catch_unwind(|| super::parse(path).map(|_| ()));
+            assert!(matches!(r, Ok(Err(_))), "{path}");
+        }
+        // An even run is escaped backslashes: no escape, and the path parses.
+        assert!(super::parse(r#"$["a\\u"]"#).is_ok());
+        assert!(super::parse(r#"$["\u0041"]"#).is_ok());
     }
 }

@@ -141,3 +141,21 @@ async fn crash_1_at_run_time_from_incident_data() {
     assert_eq!(doc["tasks"]["q"]["status"], "Failed", "{doc}");
     assert_eq!(doc["status"], "Failed", "{doc}");
 }
+
+// ---- crash 2 -------------------------------------------------------------------------------
+// Crash 1 again, behind an odd run of backslashes: `["d\\\\\u` (five, then `u`). The guard in
+// `codeless::jsonpath::parse` skipped a `\u` preceded by a backslash, taking `\\\\\u` for an
+// escaped backslash and a `u`; escapes are now read in pairs from the left. Found by the
+// `template` and `jsonpath` targets in the second fuzzing round (docs/reliability.md).
+
+#[test]
+fn crash_2_template_with_an_escape_after_escaped_backslashes() {
+    // `dd<<~%.dt.tt.t..["d\\\\\u>>"`
+    replay("template", "crash-2-template.txt");
+}
+
+#[test]
+fn crash_2_key_field_path() {
+    // First line `$.Ddit.rcta[?":\\\\\u`.
+    replay("jsonpath", "crash-2-jsonpath.txt");
+}
