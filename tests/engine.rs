@@ -348,7 +348,8 @@ async fn batch_elements_run_concurrently_within_the_bound_and_keep_their_order()
 #[tokio::test]
 async fn a_panicking_command_fails_its_task_and_the_run_goes_on() {
     use codeless::commands::{Command, Implementation};
-    let yaml = "kind: playbook\nname: P\ntasks:\n  start: { command: toUpper, input: { input: a }, next: [now, later, fine] }\n  now: { command: toLower, input: { input: B }, on_error: continue }\n  later: { command: sleep, input: { seconds: 0.01 }, on_error: continue }\n  fine: { command: concatToRear, input: { input: a, value: b } }\n";
+    // A chain, so that each task starts alone and is polled inline first.
+    let yaml = "kind: playbook\nname: P\ntasks:\n  start: { command: toUpper, input: { input: a }, next: [now] }\n  now: { command: toLower, input: { input: B }, on_error: continue, next: [later] }\n  later: { command: sleep, input: { seconds: 0.01 }, on_error: continue, next: [fine] }\n  fine: { command: concatToRear, input: { input: a, value: b } }\n";
     let (pb, ws) = playbook_from_str("p.yaml", yaml).unwrap_or_else(|_| panic!("valid"));
     let mut registry = ws.registry.clone();
     let spec_of = |name: &str| registry.get(name).expect(name).spec.clone();
