@@ -34,11 +34,22 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
     std::thread::scope(|s| {
         let handles: Vec<_> = items
             .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(f).collect::<Vec<R>>()))
+            .map(|c| {
+                // The main thread's stack size: deeply nested YAML (up to the `yaml-depth`
+                // limit) is parsed recursively, on these threads as on the main one.
+                let h = std::thread::Builder::new()
+                    .stack_size(8 << 20)
+                    .spawn_scoped(s, move || c.iter().map(f).collect::<Vec<R>>());
+                (c, h)
+            })
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .flat_map(|(c, h)| match h {
+                Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                // No thread to be had: do this chunk here.
+                Err(_) => c.iter().map(f).collect(),
+            })
             .collect()
     })
 }

@@ -237,6 +237,23 @@ fn the_deepest_yaml_depth_allowed_does_not_overflow_the_stack() {
         ],
     );
     assert_eq!(code(&o), 1, "{}", stderr(&o));
+    // Many such files are loaded on several threads: those have the main thread's stack too.
+    for i in 0..24 {
+        std::fs::write(dir.path().join(format!("deep{i}.yaml")), &deep).expect("write");
+    }
+    let o = codeless(
+        dir.path(),
+        &[
+            "validate",
+            ".",
+            "--format",
+            "json",
+            "--limit",
+            "yaml-depth=1000",
+        ],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(doc(&o)["files"], 25);
     let o = codeless(dir.path(), &["limits", "--limit", "yaml-depth=1001"]);
     assert_eq!(code(&o), 2);
     assert!(
@@ -401,4 +418,46 @@ fn response_size_caps_http_bodies() {
     );
     let o = codeless(dir.path(), &args("response-size=1KiB"));
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+}
+
+/// The deepest nesting allowed (64 levels of playbooks calling playbooks) runs without
+/// overflowing a stack; with the default limit (8) the same chain fails cleanly.
+#[test]
+fn the_deepest_nesting_allowed_does_not_overflow_the_stack() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let levels = 64;
+    for i in 0..=levels {
+        let (body, out) = if i == levels {
+            (
+                "  a: { command: concatToRear, input: { input: <<input.v>>, value: \"!\" } }\n"
+                    .to_owned(),
+                "<<tasks.a.returnData>>",
+            )
+        } else {
+            (
+                format!(
+                    "  call: {{ command: P{}, input: {{ v: <<input.v>> }} }}\n",
+                    i + 1
+                ),
+                "<<tasks.call.keyFields.out>>",
+            )
+        };
+        let text = format!(
+            "kind: playbook\nname: P{i}\ninputs:\n  - {{ name: v, type: text, default: hi }}\noutputs:\n  out: {out}\ntasks:\n{body}"
+        );
+        std::fs::write(dir.path().join(format!("p{i}.yaml")), text).expect("write");
+    }
+    let o = codeless(
+        dir.path(),
+        &["run", "p0.yaml", "-q", "--limit", "nesting-depth=64"],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(doc(&o)["outputs"]["out"], "hi!");
+    let o = codeless(dir.path(), &["run", "p0.yaml", "-q"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("nest deeper than 8 levels"),
+        "{}",
+        stdout(&o)
+    );
 }

@@ -228,7 +228,8 @@ fn unclosed_flow(text: &str, upto: usize) -> Option<(char, usize)> {
             let next_is_space = chars.peek().is_none_or(|&(_, n)| n.is_whitespace());
             match c {
                 '#' if prev.is_whitespace() => break,
-                '"' | '\'' if value_start || !open.is_empty() => quote = Some(c),
+                // Only where a value starts: `it's` inside a plain scalar is text.
+                '"' | '\'' if value_start => quote = Some(c),
                 '|' | '>' if value_start && open.is_empty() => {
                     block_indent = Some(indent);
                     break;
@@ -342,6 +343,7 @@ mod tests {
         assert_eq!(open("t: |\n  [x] item\n  {{each\nb: 1\n"), None);
         assert_eq!(open("t: \"[not\"\nu: '{no'\nv: [\"]\", x]\n"), None);
         assert_eq!(open("a: 1 # [comment\n- [x\n"), Some(('[', "[x\n")));
+        assert_eq!(open("note: {msg: it's ok}\nb: [x, 'y', \"z\"]\n"), None);
     }
 
     #[test]

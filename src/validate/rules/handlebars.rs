@@ -77,17 +77,31 @@ fn check_value(
     let at = |offset: usize, len: usize| -> Span {
         Span::new(locate(&file.text, v.span, text, offset, len), len)
     };
-    let template = match Template::compile(&source) {
-        Ok(t) => t,
-        Err(e) => {
+    // The Handlebars parser runs on untrusted text here: a panic in it is a diagnostic.
+    let compiled = std::panic::catch_unwind(|| Template::compile(&source));
+    let template = match compiled {
+        Ok(Ok(t)) => t,
+        Err(_) => {
+            out.push(Diagnostic::error(
+                "T001",
+                file,
+                v.span,
+                "Handlebars syntax error: the template could not be parsed",
+            ));
+            return;
+        }
+        Ok(Err(e)) => {
             let offset = e
                 .pos()
                 .map_or(0, |(line, col)| offset_of(&source, line, col));
             // The rest of that line as written, to find the position in the YAML source.
-            let len = source[offset..]
+            let mut len = source[offset..]
                 .find('\n')
                 .unwrap_or(source.len() - offset)
                 .min(24);
+            while !source.is_char_boundary(offset + len) {
+                len -= 1;
+            }
             out.push(
                 Diagnostic::error(
                     "T001",
