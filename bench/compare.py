@@ -66,6 +66,7 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--wrk", default="wrk")
+    ap.add_argument("--reqwest", required=True, help="the bench_reqwest example binary")
     ap.add_argument("--wrk-seconds", type=int, default=5)
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
@@ -188,6 +189,11 @@ def main():
 
     wrk64 = med([wrk(2, 64) for _ in range(3)])
     wrk1 = med([wrk(1, 1) for _ in range(3)])
+    # The HTTP client library codeless is built on, alone (warm client and connections): the
+    # ceiling for codeless on this server.
+    reqwest_out = subprocess.run([a.reqwest, str(a.port), "16", str(max(R, 3))],
+                                 capture_output=True, text=True, check=True).stdout
+    reqwest16 = med([json.loads(l)["rps"] for l in reqwest_out.splitlines() if l.strip()])
     http = os.path.join(data, "http")
     base = ["--incident", os.path.join(http, "urls.json"), "--connections",
             os.path.join(http, "connections.yaml"), "-q"]
@@ -212,14 +218,16 @@ def main():
             sys.exit(f"the HTTP batch did not succeed: {t['result'][:300]}")
         proc_rps.append(1000 / wall)
         run_rps.append(in_process(batch, 16))
-    raw["http"] = {"wrk_c64": wrk64, "wrk_c1": wrk1, "batch_run_rps": run_rps, "batch_process_rps": proc_rps}
+    raw["http"] = {"wrk_c64": wrk64, "wrk_c1": wrk1, "reqwest_c16": reqwest16, "batch_run_rps": run_rps, "batch_process_rps": proc_rps}
     b = med(run_rps)
     rows.append(("HTTP: wrk -t2 -c64 (64 connections) on the loopback server",
                  "", f"wrk: {wrk64:,.0f} req/s", "", "", None))
     rows.append(("HTTP: wrk -t1 -c1 (one request at a time)", "", f"wrk: {wrk1:,.0f} req/s", "", "", None))
+    rows.append(("HTTP: reqwest alone, 1,000 GETs 16 at a time (warm client and connections; examples/bench_reqwest.rs)",
+                 "", f"reqwest: {reqwest16:,.0f} req/s", f"{reqwest16 / wrk64:.0%} of wrk -c64", "", None))
     rows.append(("HTTP: 1,000 `SendRequest` as one batch task (elements concurrent, --concurrency 16)",
                  f"{b:,.0f} req/s (run); {med(proc_rps):,.0f} req/s (whole process)",
-                 f"{b / wrk1:.0%} of wrk -c1", f"{b / wrk64:.0%} of wrk -c64", "≥ 80 %",
+                 f"{b / wrk1:.0%} of wrk -c1; {b / reqwest16:.0%} of reqwest alone", f"{b / wrk64:.0%} of wrk -c64", "≥ 80 %",
                  b / wrk64 >= TARGETS["http"]))
     fan = os.path.join(http, "fanout", "playbook.yaml")
     for conc in (16, 64):
