@@ -428,3 +428,17 @@ async fn a_busy_loop_of_inline_commands_still_notices_a_cancel() {
     );
     assert_eq!(status(&doc, "done"), "Cancelled", "{doc:#}");
 }
+
+/// `\{{` in a text or HTML template is a literal `{{` (Handlebars' own escape), with or without
+/// `<<...>>` references in the same text; `\<<` is a literal `<<`.
+#[tokio::test]
+async fn escaped_braces_in_text_templates_stay_literal() {
+    let yaml = "kind: playbook\nname: E\ntasks:\n  a: { command: formatText, input: { template: \"x \\\\{{incident.title}} y\" } }\n  b: { command: formatText, input: { template: \"\\\\{{t}} <<incident.title>> {{incident.title}} \\\\<<z>>\" } }\n  c: { command: formatHtml, input: { template: \"<i>\\\\{{t}}</i> {{incident.title}}\" } }\n";
+    let doc = run_with(yaml, json!({"title": "T&"}), json!({}), 4).await;
+    assert_eq!(
+        doc["tasks"]["a"]["returnData"], "x {{incident.title}} y",
+        "{doc:#}"
+    );
+    assert_eq!(doc["tasks"]["b"]["returnData"], "{{t}} T& T& <<z>>");
+    assert_eq!(doc["tasks"]["c"]["returnData"], "<i>{{t}}</i> T&amp;");
+}

@@ -228,7 +228,9 @@ impl Reader {
             NodeValue::String(s) => {
                 let text_offset = text_offset(&self.file.text, span);
                 match parse_template(s) {
-                    Ok(t) if !t.has_exprs() => {
+                    // Text with a `\{{` escape stays a template: a Handlebars input renders it
+                    // from the text as written, where `\{{` is Handlebars' own escape.
+                    Ok(t) if !t.has_exprs() && !s.contains("\\{{") => {
                         TValue::literal(Value::String(t.literal().unwrap_or_default()), span)
                     }
                     Ok(template) => {

@@ -8,7 +8,7 @@ use crate::commands::{Command, Feature, ParamType, Registry};
 use crate::model::{OnError, Playbook, TKind, TValue, Task, TaskInput, TaskKind, Wait};
 use crate::output::{CommandError, OutputModel, Status};
 use crate::plan::Plan;
-use crate::template::{render_template, Context, Part, Scope, Template};
+use crate::template::{render_template_as_written, Context, Part, Scope, Template};
 use indexmap::IndexMap;
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
@@ -860,13 +860,13 @@ impl Scopes<'_> {
     /// Renders a `text_template`/`html_template` value with Handlebars over every scope.
     fn render(&self, v: &TValue, html: bool) -> Result<Value, String> {
         let owned;
-        let template = match &v.kind {
-            TKind::Template { template, .. } => template,
+        let (template, raw) = match &v.kind {
+            TKind::Template { template, raw, .. } => (template, Some(raw.as_str())),
             TKind::Literal(Value::String(s)) => {
                 owned = Template {
                     parts: vec![Part::Text(s.clone())],
                 };
-                &owned
+                (&owned, None)
             }
             _ => return v.resolve(self).map_err(|e| e.to_string()),
         };
@@ -892,7 +892,7 @@ impl Scopes<'_> {
         if let Some(index) = &self.index {
             scopes.insert("index".into(), index.clone());
         }
-        render_template(template, html, self, scopes).map(Value::String)
+        render_template_as_written(template, raw, html, self, scopes).map(Value::String)
     }
 }
 

@@ -83,13 +83,48 @@ pub fn render_template(
     ctx: &dyn Context,
     scopes: Map<String, Value>,
 ) -> Result<String, String> {
+    render_template_as_written(template, None, html, ctx, scopes)
+}
+
+/// [`render_template`] with the text as written (`raw`, which `template` was parsed from).
+/// The template's text parts have our escapes applied, `\{{` → `{{`, which would make
+/// Handlebars evaluate what the author escaped; taken from `raw`, `\{{` stays Handlebars' own
+/// escape (a literal `{{`) and only `\<<` becomes `<<`.
+pub fn render_template_as_written(
+    template: &Template,
+    raw: Option<&str>,
+    html: bool,
+    ctx: &dyn Context,
+    scopes: Map<String, Value>,
+) -> Result<String, String> {
     let mut source = String::new();
     let mut bound = Vec::new();
     let mut after_placeholder = false;
+    let mut raw_at = 0; // where the next text part starts in `raw`
     for p in &template.parts {
         match p {
-            Part::Text(t) => {
-                let mut t = t.as_str();
+            Part::Text(parsed) => {
+                let written;
+                let mut t = match raw {
+                    Some(raw) => {
+                        let end = template
+                            .parts
+                            .iter()
+                            .filter_map(|q| match q {
+                                Part::Expr(e) if e.offset >= raw_at => Some(e.offset),
+                                _ => None,
+                            })
+                            .next()
+                            .unwrap_or(raw.len());
+                        written = raw
+                            .get(raw_at..end)
+                            .unwrap_or_default()
+                            .replace("\\<<", "<<");
+                        raw_at = end;
+                        written.as_str()
+                    }
+                    None => parsed.as_str(),
+                };
                 if after_placeholder {
                     // A literal `}` right after a placeholder would merge with its `}}`.
                     while let Some(rest) = t.strip_prefix('}') {
@@ -101,6 +136,7 @@ pub fn render_template(
                 after_placeholder = false;
             }
             Part::Expr(e) => {
+                raw_at = e.offset + e.len;
                 let v = super::resolve_expr(e, ctx).map_err(|e| e.to_string())?;
                 // A literal `{` right before a placeholder would merge with its `{{` (making
                 // `{{{`, which skips HTML escaping, or `{{{{`, a raw block): write it with a helper.
