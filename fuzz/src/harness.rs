@@ -11,7 +11,8 @@ use codeless::commands::KeyFieldSpec;
 use codeless::load::load_str;
 use codeless::report::{render, Format};
 use codeless::template::{
-    parse_template, render_template, render_text, Context, Part, Scope, Template,
+    parse_template, render_template, render_template_as_written, render_text, Context, Part, Scope,
+    Template,
 };
 use codeless::workspace::Workspace;
 use serde_json::{json, Map, Value};
@@ -189,10 +190,19 @@ pub fn text_template(data: &[u8]) {
     let Some(s) = text(rest) else { return };
     let html = first & 1 == 1;
     let ctx = Ctx::default();
-    let t = parse_template(s).unwrap_or_else(|_| Template {
-        parts: vec![Part::Text(s.to_owned())],
-    });
-    let _ = render_template(&t, html, &ctx, ctx.scopes());
+    match parse_template(s) {
+        // As the engine renders it: from the text as written (`raw`).
+        Ok(t) => {
+            let _ = render_template_as_written(&t, Some(s), html, &ctx, ctx.scopes());
+            let _ = render_template(&t, html, &ctx, ctx.scopes());
+        }
+        Err(_) => {
+            let t = Template {
+                parts: vec![Part::Text(s.to_owned())],
+            };
+            let _ = render_template(&t, html, &ctx, ctx.scopes());
+        }
+    }
 }
 
 /// JSONPath key-field extraction: the first line is the path, the rest a JSON document (a
