@@ -4,7 +4,7 @@
 use super::node::{Node, NodeValue, Span};
 use crate::diagnostic::{Diagnostic, SourceFile};
 use crate::model::{Sp, TKind, TValue};
-use crate::template::parse_template;
+use crate::template::parse_template_partial;
 use indexmap::IndexMap;
 use serde_json::Value;
 use std::sync::Arc;
@@ -227,50 +227,34 @@ impl Reader {
         match &node.value {
             NodeValue::String(s) => {
                 let text_offset = text_offset(&self.file.text, span);
-                match parse_template(s) {
-                    // Text with a `\{{` escape stays a template: a Handlebars input renders it
-                    // from the text as written, where `\{{` is Handlebars' own escape.
-                    Ok(t) if !t.has_exprs() && !s.contains("\\{{") => {
-                        TValue::literal(Value::String(t.literal().unwrap_or_default()), span)
-                    }
-                    Ok(template) => {
-                        let expr_at = template
-                            .exprs()
-                            .map(|e| locate(&self.file.text, span, s, e.offset, e.len))
-                            .collect();
-                        TValue {
-                            span,
-                            kind: TKind::Template {
-                                raw: s.clone(),
-                                template,
-                                text_offset,
-                                expr_at,
-                            },
-                        }
-                    }
-                    Err(errors) => {
-                        for e in errors {
-                            let at =
-                                Span::new(locate(&self.file.text, span, s, e.offset, e.len), e.len);
-                            self.error(e.code, at, e.message, e.help);
-                        }
-                        // Not a literal: a broken reference must not be type-checked as text.
-                        // The well-formed references of the same text are kept, to be checked.
-                        let (template, _) = crate::template::parse_template_partial(s);
-                        let expr_at = template
-                            .exprs()
-                            .map(|e| locate(&self.file.text, span, s, e.offset, e.len))
-                            .collect();
-                        TValue {
-                            span,
-                            kind: TKind::Template {
-                                raw: s.clone(),
-                                template,
-                                text_offset,
-                                expr_at,
-                            },
-                        }
-                    }
+                let (template, errors) = parse_template_partial(s);
+                let broken = !errors.is_empty();
+                for e in errors {
+                    let at = Span::new(locate(&self.file.text, span, s, e.offset, e.len), e.len);
+                    self.error(e.code, at, e.message, e.help);
+                }
+                // Text with a `\{{` escape stays a template: a Handlebars input renders it from
+                // the text as written, where `\{{` is Handlebars' own escape. A text with a
+                // broken reference is not a literal either (it must not be type-checked as
+                // text); its well-formed references are kept, to be checked.
+                if !broken && !template.has_exprs() && !s.contains("\\{{") {
+                    return TValue::literal(
+                        Value::String(template.literal().unwrap_or_default()),
+                        span,
+                    );
+                }
+                let expr_at = template
+                    .exprs()
+                    .map(|e| locate(&self.file.text, span, s, e.offset, e.len))
+                    .collect();
+                TValue {
+                    span,
+                    kind: TKind::Template {
+                        raw: s.clone(),
+                        template,
+                        text_offset,
+                        expr_at,
+                    },
                 }
             }
             NodeValue::Seq(items) => {
