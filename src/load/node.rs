@@ -288,7 +288,9 @@ fn clean_message(raw: &str) -> String {
     }
 }
 
-fn line_col_to_offset(text: &str, line: usize, col: usize) -> Option<usize> {
+/// Byte offset of a 1-based line and (character) column in `text`; past the last line, the
+/// end of the text. `None` for line 0.
+pub fn line_col_to_offset(text: &str, line: usize, col: usize) -> Option<usize> {
     if line == 0 {
         return None;
     }
@@ -305,4 +307,18 @@ fn line_col_to_offset(text: &str, line: usize, col: usize) -> Option<usize> {
         offset += l.len();
     }
     Some(text.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_col_to_offset;
+
+    #[test]
+    fn offsets_of_lines_and_columns() {
+        let t = "ab\ncdé\nf";
+        assert_eq!(line_col_to_offset(t, 1, 1), Some(0));
+        assert_eq!(line_col_to_offset(t, 2, 3), Some(5));
+        assert_eq!(line_col_to_offset(t, 3, 1), Some(8));
+        assert_eq!(line_col_to_offset(t, 9, 9), Some(t.len()));
+    }
 }

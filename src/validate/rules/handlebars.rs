@@ -7,6 +7,7 @@
 use crate::commands::ParamType;
 use crate::diagnostic::Diagnostic;
 use crate::load::locate;
+use crate::load::node::line_col_to_offset;
 use crate::load::node::Span;
 use crate::model::{Param, Playbook, TKind, TValue, Task};
 use crate::template::{parse_template, Expr};
@@ -93,7 +94,8 @@ fn check_value(
         Ok(Err(e)) => {
             let offset = e
                 .pos()
-                .map_or(0, |(line, col)| offset_of(&source, line, col));
+                .and_then(|(line, col)| line_col_to_offset(&source, line, col))
+                .unwrap_or(0);
             // The rest of that line as written, to find the position in the YAML source.
             let mut len = source[offset..]
                 .find('\n')
@@ -157,7 +159,11 @@ fn syntax_message(reason: &handlebars::TemplateErrorReason) -> String {
 /// Paths read in the root context, with the source offset of the expression holding each.
 fn walk(t: &Template, source: &str, root: bool, out: &mut Vec<(String, usize)>) {
     for (i, el) in t.elements.iter().enumerate() {
-        let at = t.mapping.get(i).map_or(0, |m| offset_of(source, m.0, m.1));
+        let at = t
+            .mapping
+            .get(i)
+            .and_then(|m| line_col_to_offset(source, m.0, m.1))
+            .unwrap_or(0);
         match el {
             TemplateElement::Expression(h) | TemplateElement::HtmlExpression(h) if root => {
                 helper_paths(h, at, true, out);
@@ -243,23 +249,6 @@ fn reference_text(raw: &str) -> Option<String> {
     }
 }
 
-/// Byte offset of a 1-based line and (character) column in `text`.
-fn offset_of(text: &str, line: usize, col: usize) -> usize {
-    let line_start = if line <= 1 {
-        0
-    } else {
-        text.match_indices('\n')
-            .nth(line - 2)
-            .map_or(text.len(), |(i, _)| i + 1)
-    };
-    let rest = &text[line_start..];
-    line_start
-        + rest
-            .char_indices()
-            .nth(col.saturating_sub(1))
-            .map_or(rest.len(), |(i, _)| i)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,14 +265,5 @@ mod tests {
         );
         assert_eq!(reference_text("tasks"), None);
         assert_eq!(reference_text("alert.x").as_deref(), Some("alert.x"));
-    }
-
-    #[test]
-    fn offsets_of_lines_and_columns() {
-        let t = "ab\ncdé\nf";
-        assert_eq!(offset_of(t, 1, 1), 0);
-        assert_eq!(offset_of(t, 2, 3), 5);
-        assert_eq!(offset_of(t, 3, 1), 8);
-        assert_eq!(offset_of(t, 9, 9), t.len());
     }
 }
