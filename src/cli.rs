@@ -88,11 +88,10 @@ pub fn read_data(path: &Path, limits: &Limits) -> Result<Value, String> {
     let size = std::fs::metadata(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?
         .len();
-    if size > limits.file_size {
+    if let Some(why) = limits.file_too_large(size) {
         return Err(format!(
-            "{}: the file is {size} bytes, more than the file-size limit of {} bytes ({})",
+            "{}: {why} ({})",
             path.display(),
-            limits.file_size,
             crate::limits::raise_hint("file-size")
         ));
     }

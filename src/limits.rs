@@ -160,6 +160,16 @@ impl Limits {
         Ok(())
     }
 
+    /// Why a file of `size` bytes is refused, if it is: over the `file-size` limit.
+    pub fn file_too_large(&self, size: u64) -> Option<String> {
+        (size > self.file_size).then(|| {
+            format!(
+                "the file is {size} bytes, more than the file-size limit of {} bytes",
+                self.file_size
+            )
+        })
+    }
+
     /// The value of the named limit as the command line would write it.
     pub fn shown(&self, info: &LimitInfo) -> String {
         show_value((info.get)(self), info.bytes)

@@ -52,21 +52,17 @@ pub fn load_file(path: &Path, limits: &Limits) -> Loaded {
             diagnostics: vec![d],
         }
     };
-    match std::fs::metadata(path) {
-        Ok(m) if m.len() > limits.file_size => {
+    match std::fs::metadata(path).map(|m| limits.file_too_large(m.len())) {
+        Ok(Some(why)) => {
             return fail(
-                format!(
-                    "file is {} bytes, more than the file-size limit of {} bytes",
-                    m.len(),
-                    limits.file_size
-                ),
+                why,
                 Some(format!(
                     "split it into several files, or {}",
                     raise_hint("file-size")
                 )),
             )
         }
-        Ok(_) => {}
+        Ok(None) => {}
         Err(e) => return fail(format!("cannot read file: {e}"), None),
     }
     match std::fs::read(path) {
