@@ -25,34 +25,31 @@ handlebars_helper!(jsonpath_helper: |v: Json, p: str| {
     }
 });
 
-/// Every helper a template may call: Handlebars' own and ours (`registry` registers ours).
-pub const HELPERS: &[&str] = &[
-    "if",
-    "unless",
-    "each",
-    "with",
-    "lookup",
-    "raw",
-    "log",
-    "eq",
-    "ne",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "and",
-    "or",
-    "not",
-    "len",
-    "json",
-    "lbrace",
-    "rbrace",
-    "split",
-    "first",
-    "last",
-    "contains_key",
-    "jsonpath",
+/// Handlebars' own helpers (`Handlebars::new` registers them).
+const BUILTIN_HELPERS: &[&str] = &[
+    "if", "unless", "each", "with", "lookup", "raw", "log", "eq", "ne", "gt", "gte", "lt", "lte",
+    "and", "or", "not", "len",
 ];
+
+/// Makes one helper for a registry.
+type MakeHelper = fn() -> Box<dyn handlebars::HelperDef + Send + Sync>;
+
+/// Our helpers, by name: `registry` registers exactly these.
+const OUR_HELPERS: &[(&str, MakeHelper)] = &[
+    ("json", || Box::new(json_helper)),
+    ("lbrace", || Box::new(lbrace_helper)),
+    ("rbrace", || Box::new(rbrace_helper)),
+    ("split", || Box::new(split_helper)),
+    ("first", || Box::new(first_helper)),
+    ("last", || Box::new(last_helper)),
+    ("contains_key", || Box::new(contains_key_helper)),
+    ("jsonpath", || Box::new(jsonpath_helper)),
+];
+
+/// Whether a template may call `name` as a helper (Handlebars' own or ours).
+pub fn is_helper(name: &str) -> bool {
+    BUILTIN_HELPERS.contains(&name) || OUR_HELPERS.iter().any(|(n, _)| *n == name)
+}
 
 fn registry(html: bool) -> &'static Handlebars<'static> {
     static TEXT: OnceLock<Handlebars<'static>> = OnceLock::new();
@@ -63,14 +60,9 @@ fn registry(html: bool) -> &'static Handlebars<'static> {
         if !html {
             h.register_escape_fn(no_escape);
         }
-        h.register_helper("json", Box::new(json_helper));
-        h.register_helper("lbrace", Box::new(lbrace_helper));
-        h.register_helper("rbrace", Box::new(rbrace_helper));
-        h.register_helper("split", Box::new(split_helper));
-        h.register_helper("first", Box::new(first_helper));
-        h.register_helper("last", Box::new(last_helper));
-        h.register_helper("contains_key", Box::new(contains_key_helper));
-        h.register_helper("jsonpath", Box::new(jsonpath_helper));
+        for (name, helper) in OUR_HELPERS {
+            h.register_helper(name, helper());
+        }
         h
     })
 }

@@ -227,7 +227,7 @@ fn plain_path(path: &Path) -> Option<String> {
         .collect();
     let names = names?;
     let first = *names.first()?;
-    if names.len() == 1 && crate::template::text::HELPERS.contains(&first) {
+    if names.len() == 1 && crate::template::text::is_helper(first) {
         return None;
     }
     Some(raw.clone())
