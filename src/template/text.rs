@@ -93,26 +93,21 @@ pub fn render_template_as_written(
     let mut bound = Vec::new();
     let mut after_placeholder = false;
     let mut raw_at = 0; // where the next text part starts in `raw`
-    for p in &template.parts {
+    for (i, p) in template.parts.iter().enumerate() {
         match p {
             Part::Text(parsed) => {
                 let written;
                 let mut t = match raw {
                     Some(raw) => {
-                        let end = template
-                            .parts
-                            .iter()
-                            .filter_map(|q| match q {
-                                Part::Expr(e) if e.offset >= raw_at => Some(e.offset),
-                                _ => None,
-                            })
-                            .next()
-                            .unwrap_or(raw.len());
+                        // A text part runs up to the next reference, or to the end.
+                        let end = match template.parts.get(i + 1) {
+                            Some(Part::Expr(e)) => e.offset,
+                            _ => raw.len(),
+                        };
                         written = raw
                             .get(raw_at..end)
                             .unwrap_or_default()
                             .replace("\\<<", "<<");
-                        raw_at = end;
                         written.as_str()
                     }
                     None => parsed.as_str(),
