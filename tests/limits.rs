@@ -31,6 +31,14 @@ fn doc(o: &Output) -> Value {
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}{}", stdout(o), stderr(o)))
 }
 
+/// A field (`message`, `help`) of the first diagnostic of a `validate --format json` document.
+fn first_diagnostic(doc: &Value, field: &str) -> String {
+    doc["diagnostics"][0][field]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn error_of(doc: &Value, task: &str) -> String {
     doc["tasks"][task]["error"]["message"]
         .as_str()
@@ -108,19 +116,14 @@ fn file_size_refuses_large_playbooks_and_data_files() {
     );
     assert_eq!(code(&o), 1);
     let d = doc(&o);
-    let diag = &d["diagnostics"][0];
-    assert_eq!(diag["code"], "Y001");
-    let msg = diag["message"].as_str().unwrap_or_default();
+    assert_eq!(d["diagnostics"][0]["code"], "Y001");
     assert!(
-        msg.contains("more than the file-size limit of 1024 bytes"),
-        "{msg}"
+        first_diagnostic(&d, "message").contains("more than the file-size limit of 1024 bytes"),
+        "{d:#}"
     );
     assert!(
-        diag["help"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("--limit file-size=N"),
-        "{diag}"
+        first_diagnostic(&d, "help").contains("--limit file-size=N"),
+        "{d:#}"
     );
     // The default limit (10 MiB) lets it through.
     let o = codeless(dir.path(), &["validate", "big.yaml"]);
@@ -176,17 +179,12 @@ fn yaml_depth_and_nodes_are_enforced_and_configurable() {
     assert_eq!(code(&o), 1);
     let d = doc(&o);
     assert!(
-        d["diagnostics"][0]["message"]
-            .as_str()
-            .unwrap_or_default()
+        first_diagnostic(&d, "message")
             .contains("nests more than 10 levels deep (the yaml-depth limit)"),
         "{d:#}"
     );
     assert!(
-        d["diagnostics"][0]["help"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("--limit yaml-depth=N"),
+        first_diagnostic(&d, "help").contains("--limit yaml-depth=N"),
         "{d:#}"
     );
     // Within the default depth the file loads (its only problem is the unknown key).
@@ -207,10 +205,7 @@ fn yaml_depth_and_nodes_are_enforced_and_configurable() {
     );
     let d = doc(&o);
     assert!(
-        d["diagnostics"][0]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("more than 100 values"),
+        first_diagnostic(&d, "message").contains("more than 100 values"),
         "{d:#}"
     );
     let o = codeless(dir.path(), &["validate", "many.yaml", "--format", "json"]);
