@@ -127,6 +127,18 @@ struct Finished {
     duration: Duration,
 }
 
+impl Finished {
+    /// A job whose command panicked (a bug): its task fails, and the run goes on.
+    fn crashed(node: usize, display: &str, cause: &str) -> Finished {
+        Finished {
+            node,
+            output: invoke::task_failure(display, format!("internal error: the command stopped unexpectedly ({cause}); please report this as a bug")),
+            retries: 0,
+            duration: Duration::ZERO,
+        }
+    }
+}
+
 pub struct Engine {
     pb: Arc<Playbook>,
     plan: Arc<Plan>,
@@ -225,12 +237,7 @@ impl Engine {
                         // The command panicked (a bug): its task fails, the run goes on.
                         if let Some(n) = self.job_nodes.remove(&e.id()) {
                             let display = self.task(n).command.as_ref().map(|c| c.value.clone()).unwrap_or_default();
-                            self.done.push_back(Finished {
-                                node: n,
-                                output: invoke::task_failure(&display, format!("internal error: the command stopped unexpectedly ({e}); please report this as a bug")),
-                                retries: 0,
-                                duration: Duration::ZERO,
-                            });
+                            self.done.push_back(Finished::crashed(n, &display, &e.to_string()));
                         }
                     }
                     None => break,
@@ -309,12 +316,9 @@ impl Engine {
                         let handle = jobs.spawn(fut);
                         self.job_nodes.insert(handle.id(), n);
                     }
-                    Err(_) => self.done.push_back(Finished {
-                        node: n,
-                        output: invoke::task_failure(&display, "internal error: the command stopped unexpectedly (it panicked); please report this as a bug".into()),
-                        retries: 0,
-                        duration: Duration::ZERO,
-                    }),
+                    Err(_) => self
+                        .done
+                        .push_back(Finished::crashed(n, &display, "it panicked")),
                 }
             }
             Err((display, message)) => self.done.push_back(Finished {
