@@ -13,8 +13,8 @@ use crate::diagnostic::{Diagnostic, SourceFile};
 use crate::limits::{raise_hint, Limits};
 use crate::model::Document;
 use node::{NodeValue, Span};
+pub use reader::locate;
 use reader::Reader;
-pub use reader::{locate, text_offset};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -99,50 +99,46 @@ pub fn load_text(path: &str, text: impl Into<String>, limits: &Limits) -> Loaded
             n
         }
         Err(e) => {
-            let (code, message) = if e.message.starts_with("duplicate mapping key") {
-                let key = e.message.trim_start_matches("duplicate mapping key: ");
-                let key = key.split(", set DuplicateKeyPolicy").next().unwrap_or(key);
-                ("Y002", format!("duplicate key `{key}`"))
+            // Every parser error is a Y001 (repeated keys are not errors of the parser: see
+            // the `Ok` branch).
+            let m = &e.message;
+            let friendly = friendly_yaml_message(m, limits);
+            let mut message = format!("YAML syntax error: {friendly}");
+            let mut help = if m.contains("multiple YAML documents") {
+                "remove the `---` line, or split the file in two".to_owned()
+            } else if m.contains("recursive references") {
+                "an alias cannot contain itself; copy the value instead".to_owned()
+            } else if m.contains("recursion limit") {
+                "the document is nested too deeply".to_owned()
+            } else if m.contains("budget breached: Depth") {
+                format!("flatten the document, or {}", raise_hint("yaml-depth"))
+            } else if m.contains("budget breached: Nodes") {
+                format!("split the document, or {}", raise_hint("yaml-nodes"))
+            } else if m.contains("budget") {
+                "the document is too large or expands too much (aliases)".to_owned()
             } else {
-                (
-                    "Y001",
-                    format!(
-                        "YAML syntax error: {}",
-                        friendly_yaml_message(&e.message, limits)
-                    ),
-                )
+                "check indentation and quoting; in flow style quote values holding `[`, `]`, `,` or `{`".to_owned()
             };
-            let help: String = match code {
-                                "Y002" => "each key may appear once in a mapping; remove or rename one".to_owned(),
-                _ if e.message.contains("multiple YAML documents") => "remove the `---` line, or split the file in two".to_owned(),
-                _ if e.message.contains("recursive references") => "an alias cannot contain itself; copy the value instead".to_owned(),
-                _ if e.message.contains("recursion limit") => "the document is nested too deeply".to_owned(),
-                _ if e.message.contains("budget breached: Depth") => format!("flatten the document, or {}", raise_hint("yaml-depth")),
-                _ if e.message.contains("budget breached: Nodes") => format!("split the document, or {}", raise_hint("yaml-nodes")),
-                _ if e.message.contains("budget") => "the document is too large or expands too much (aliases)".to_owned(),
-                _ => "check indentation and quoting; in flow style quote values holding `[`, `]`, `,` or `{`".to_owned(),
-            };
-            let mut span = if e.message.contains("multiple YAML documents") {
+            let mut span = if m.contains("multiple YAML documents") {
                 second_document_marker(&file.text).or(e.span)
             } else {
                 e.span
             };
-            let (mut message, mut help) = (message, help);
             // The parser notices an unclosed `[` or `{` only lines later, with a message about
             // what it met there; point at the bracket instead.
-            if code == "Y001" && !e.message.contains("budget") {
+            if !m.contains("budget") {
                 let upto = span.map_or(file.text.len(), |s| s.start);
                 if let Some((bracket, at)) = unclosed_flow(&file.text, upto) {
                     let line_of = |o: usize| file.line_col(o).0;
                     if line_of(at) < line_of(upto) {
                         let close = if bracket == '[' { ']' } else { '}' };
-                        message = format!("YAML syntax error: this `{bracket}` is never closed (the parser then found: {})", friendly_yaml_message(&e.message, limits));
+                        message = format!("YAML syntax error: this `{bracket}` is never closed (the parser then found: {friendly})");
                         help = format!("end the {} with `{close}` before the next key, or write it as a block (one `- item` per line)", if bracket == '[' { "list" } else { "mapping" });
                         span = Some(Span::new(at, 1));
                     }
                 }
             }
-            r.error(code, span.unwrap_or_default(), message, Some(help));
+            r.error("Y001", span.unwrap_or_default(), message, Some(help));
             return Loaded {
                 file,
                 kind: None,

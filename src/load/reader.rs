@@ -226,7 +226,6 @@ impl Reader {
         let span = node.span;
         match &node.value {
             NodeValue::String(s) => {
-                let text_offset = text_offset(&self.file.text, span);
                 let (template, errors) = parse_template_partial(s);
                 let broken = !errors.is_empty();
                 for e in errors {
@@ -252,7 +251,6 @@ impl Reader {
                     kind: TKind::Template {
                         raw: s.clone(),
                         template,
-                        text_offset,
                         expr_at,
                     },
                 }
@@ -330,7 +328,7 @@ impl Reader {
 
 /// Where a scalar's text starts relative to its node: after a quote, or on the line after
 /// a block indicator (`|`, `>`).
-pub fn text_offset(src: &str, span: Span) -> usize {
+fn text_offset(src: &str, span: Span) -> usize {
     match src.as_bytes().get(span.start) {
         Some(b'"') | Some(b'\'') => 1,
         Some(b'|') | Some(b'>') => {

@@ -21,13 +21,12 @@ pub struct TValue {
 pub enum TKind {
     /// No references anywhere below: the JSON value itself.
     Literal(Value),
-    /// A string with at least one reference. `raw` is the text as written (for text templates).
+    /// A string with at least one reference (or a `\{{` escape, or a broken reference). `raw`
+    /// is the text as written (for text templates).
     Template {
         raw: String,
         template: Template,
-        /// Where the text starts in its node (after a quote or a block header).
-        text_offset: usize,
-        /// The absolute source offset of each reference of `template.exprs()`.
+        /// The absolute source offset of each reference of `template.exprs()`, in order.
         expr_at: Vec<usize>,
     },
     Seq(Vec<TValue>),
@@ -79,16 +78,9 @@ impl TValue {
         match &self.kind {
             TKind::Literal(_) => {}
             TKind::Template {
-                template,
-                text_offset,
-                expr_at,
-                ..
+                template, expr_at, ..
             } => {
-                for (i, e) in template.exprs().enumerate() {
-                    let at = expr_at
-                        .get(i)
-                        .copied()
-                        .unwrap_or(self.span.start + text_offset + e.offset);
+                for (e, &at) in template.exprs().zip(expr_at) {
                     out.push((e, Span::new(at, e.len)));
                 }
             }
