@@ -450,3 +450,97 @@ async fn chatgpt_errors_take_the_seeds_form_from_openai_error_bodies() {
     );
     assert_eq!(doc["tasks"]["files"]["result"], "List Files failed. Status Code: 401. Message: Incorrect API key provided: sk-wrong*******1234.");
 }
+
+/// Redirects are followed by codeless (one client per hop), with reqwest's rules: 303 turns a
+/// POST into a GET without its body, 307 repeats the POST with its body, credentials stay on
+/// the same origin only, and a `Referer` names the page that redirected.
+#[tokio::test]
+async fn redirects_follow_the_usual_rules() {
+    let a = MockServer::start().await;
+    let b = MockServer::start().await; // another port: another origin
+    Mock::given(method("POST"))
+        .and(path("/see-other"))
+        .respond_with(ResponseTemplate::new(303).insert_header("Location", "/landing"))
+        .mount(&a)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/landing"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"at": "landing"})))
+        .mount(&a)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/temporary"))
+        .respond_with(ResponseTemplate::new(307).insert_header("Location", "/kept"))
+        .mount(&a)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/kept"))
+        .and(body_json(json!({"n": 1})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"at": "kept"})))
+        .mount(&a)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/away"))
+        .respond_with(
+            ResponseTemplate::new(302).insert_header("Location", format!("{}/there", b.uri())),
+        )
+        .mount(&a)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/there"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"at": "there"})))
+        .mount(&b)
+        .await;
+    Mock::given(path("/ftp"))
+        .respond_with(ResponseTemplate::new(301).insert_header("Location", "ftp://files.example/x"))
+        .mount(&a)
+        .await;
+    let pb = "kind: playbook\nname: T\ntasks:\n  see: { command: RESTAPICallback.SendRequest, input: { url: /see-other, method: POST, body: { n: 1 } }, connection: api, on_error: continue }\n  temp: { command: RESTAPICallback.SendRequest, input: { url: /temporary, method: POST, body: { n: 1 } }, connection: api, on_error: continue }\n  away: { command: RESTAPICallback.SendRequest, input: { url: /away }, connection: api, on_error: continue }\n  ftp: { command: RESTAPICallback.SendRequest, input: { url: /ftp }, connection: api, on_error: continue }\n";
+    let doc = run(
+        pb,
+        &conn(&a.uri(), ", auth: bearer, bearertoken: tok-secret-1"),
+        &[],
+    )
+    .await;
+    let t = |id: &str| doc["tasks"][id].clone();
+    assert_eq!(
+        t("see")["rawData"],
+        json!({"at": "landing"}),
+        "{}",
+        t("see")
+    );
+    assert_eq!(t("temp")["rawData"], json!({"at": "kept"}), "{}", t("temp"));
+    assert_eq!(
+        t("away")["rawData"],
+        json!({"at": "there"}),
+        "{}",
+        t("away")
+    );
+    assert_eq!(
+        t("ftp")["error"]["message"],
+        "127.0.0.1 redirected to a `ftp:` URL; only http and https are followed"
+    );
+    let received = a.received_requests().await.unwrap_or_default();
+    let landing = received
+        .iter()
+        .find(|r| r.url.path() == "/landing")
+        .expect("GET /landing");
+    assert!(landing.body.is_empty());
+    assert!(landing.headers.get("content-type").is_none());
+    assert_eq!(
+        landing.headers.get("authorization").map(|v| v.as_bytes()),
+        Some(&b"Bearer tok-secret-1"[..])
+    );
+    assert_eq!(
+        landing
+            .headers
+            .get("referer")
+            .map(|v| v.to_str().unwrap_or_default().to_owned()),
+        Some(format!("{}/see-other", a.uri()))
+    );
+    let there = &b.received_requests().await.unwrap_or_default()[0];
+    assert!(
+        there.headers.get("authorization").is_none(),
+        "credentials crossed origins"
+    );
+}

@@ -3,6 +3,9 @@
 //! response becomes the output model (rawData, key fields, the seed's error shape).
 
 pub mod retry;
+mod send;
+
+pub use send::Clients;
 
 use crate::commands::args::value_to_text;
 use crate::files::FileStore;
@@ -13,41 +16,10 @@ use crate::output::{extract_key_fields, summary_of, CommandError, OutputModel, S
 use crate::template::{Context, Scope};
 use reqwest::Method;
 use serde_json::{Map, Value};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Seconds a request may take when neither the command nor the integration says.
 pub const DEFAULT_TIMEOUT: f64 = 30.0;
-
-/// HTTP clients, built on first use: one verifying TLS certificates, one not (for connections
-/// that turn verification off).
-#[derive(Default)]
-pub struct Clients {
-    verifying: OnceLock<Result<reqwest::Client, String>>,
-    insecure: OnceLock<Result<reqwest::Client, String>>,
-}
-
-impl Clients {
-    pub fn get(&self, verify_tls: bool) -> Result<&reqwest::Client, String> {
-        let cell = if verify_tls {
-            &self.verifying
-        } else {
-            &self.insecure
-        };
-        cell.get_or_init(|| {
-            // reqwest is built without a bundled crypto provider; install ring's once.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            reqwest::Client::builder()
-                .tls_danger_accept_invalid_certs(!verify_tls)
-                .user_agent(concat!("codeless/", env!("CARGO_PKG_VERSION")))
-                .redirect(reqwest::redirect::Policy::limited(10))
-                .build()
-                .map_err(|e| format!("cannot create an HTTP client: {e}"))
-        })
-        .as_ref()
-        .map_err(Clone::clone)
-    }
-}
 
 /// One invocation of an integration command over HTTP.
 pub struct Call<'a> {
@@ -263,7 +235,9 @@ fn fail(display: &str, message: String) -> OutputModel {
     OutputModel::failure(CommandError::new(display, message))
 }
 
-/// A fully resolved request, kept so that retries can rebuild it (multipart bodies cannot be cloned).
+/// A fully resolved request, kept so that retries and redirects can rebuild it (a reqwest
+/// multipart body cannot be cloned).
+#[derive(Clone)]
 struct Prepared {
     method: Method,
     url: reqwest::Url,
@@ -274,6 +248,7 @@ struct Prepared {
     verify_tls: bool,
 }
 
+#[derive(Clone)]
 enum Body {
     None,
     Json(Value),
@@ -281,6 +256,7 @@ enum Body {
     Multipart(Vec<Part>),
 }
 
+#[derive(Clone)]
 enum Part {
     Text(String, String),
     File {
@@ -297,10 +273,6 @@ async fn execute_one(call: &Call<'_>, scopes: &Scopes<'_>) -> (OutputModel, u32)
         Ok(p) => p,
         Err(e) => return (fail(display, e), 0),
     };
-    let client = match call.clients.get(prepared.verify_tls) {
-        Ok(c) => c,
-        Err(e) => return (fail(display, e), 0),
-    };
     let policy = call.integration.http.retry.clone().unwrap_or(RetryPolicy {
         attempts: 0,
         ..RetryPolicy::default()
@@ -308,7 +280,7 @@ async fn execute_one(call: &Call<'_>, scopes: &Scopes<'_>) -> (OutputModel, u32)
     let mut retries = 0u32;
     loop {
         let can_retry = retries < policy.attempts;
-        let sent = build(client, &prepared).send().await;
+        let sent = send::send(call.clients, &prepared).await;
         let resp = match sent {
             Ok(r) => r,
             Err(e) => {
@@ -373,17 +345,25 @@ const DEFAULT_ERROR_PATHS: &[&str] = &[
     "$.title",
 ];
 
-fn network_error(e: &reqwest::Error, p: &Prepared) -> String {
+fn network_error(e: &send::SendError, p: &Prepared) -> String {
+    use send::SendError;
     let host = p.url.host_str().unwrap_or("?");
+    let timed_out = format!(
+        "the request to {host} timed out after {} s",
+        p.timeout.as_secs_f64()
+    );
+    let e = match e {
+        SendError::Client(message) | SendError::BadRedirect(message) => return message.clone(),
+        SendError::TimedOut => return timed_out,
+        SendError::TooManyRedirects => {
+            return format!("too many redirects from {host} (a redirect loop?)")
+        }
+        SendError::Http(e) => e,
+    };
     if e.is_timeout() {
-        format!(
-            "the request to {host} timed out after {} s",
-            p.timeout.as_secs_f64()
-        )
+        timed_out
     } else if e.is_connect() {
         format!("cannot connect to {host}: {}", root_cause(e))
-    } else if e.is_redirect() {
-        format!("too many redirects from {host} (a redirect loop?)")
     } else {
         format!("request to {host} failed: {}", root_cause(e))
     }
@@ -835,9 +815,7 @@ fn bearer(headers: &mut Vec<(String, String)>, token: String) {
 }
 
 fn build(client: &reqwest::Client, p: &Prepared) -> reqwest::RequestBuilder {
-    let mut b = client
-        .request(p.method.clone(), p.url.clone())
-        .timeout(p.timeout);
+    let mut b = client.request(p.method.clone(), p.url.clone());
     for (k, v) in &p.headers {
         b = b.header(k.as_str(), v.as_str());
     }
