@@ -18,6 +18,8 @@ pub struct Services {
     pub files: FileStore,
     pub mocks: Arc<Mocks>,
     pub semaphore: Arc<tokio::sync::Semaphore>,
+    /// The semaphore's size: how many batch elements are worth having in flight.
+    pub concurrency: usize,
     pub clients: Arc<crate::http::Clients>,
     pub registry: Arc<crate::commands::Registry>,
     pub connections: Arc<ConnectionTable>,
@@ -119,6 +121,7 @@ impl Services {
             files,
             mocks: Arc::new(mocks),
             semaphore: Arc::new(tokio::sync::Semaphore::new(concurrency.max(1))),
+            concurrency: concurrency.max(1),
             clients: Arc::new(crate::http::Clients::default()),
             registry,
             connections: Arc::new(connections),
@@ -491,8 +494,10 @@ pub async fn call(
         Calls::One(args) => call_once(cmd, task_id, args, conn, services).await,
         Calls::Batch(list) => {
             // Elements run concurrently, bounded by the run's semaphore (`--concurrency`);
-            // results stay in element order. `join_all` first polls the calls in order, so
-            // mocks are drawn in element order too.
+            // results stay in element order. Only as many element futures exist at a time as
+            // the semaphore could let run (an HTTP call's future is several KB: all of a
+            // 1,000-element batch up front cost page faults, not just memory). `buffered`
+            // starts the calls in order, so mocks are drawn in element order too.
             let total = list.len();
             let done = std::sync::atomic::AtomicUsize::new(0);
             let calls = list.into_iter().map(|args| {
@@ -504,7 +509,11 @@ pub async fn call(
                     r
                 }
             });
-            let done = futures::future::join_all(calls).await;
+            use futures::StreamExt;
+            let done: Vec<_> = futures::stream::iter(calls)
+                .buffered(services.concurrency)
+                .collect()
+                .await;
             let retries = done.iter().map(|(_, r)| r).sum();
             let outs = done.into_iter().map(|(o, _)| o).collect();
             (aggregate(&cmd.spec.display, outs), retries)
