@@ -26,7 +26,8 @@ pub struct Call<'a> {
     pub integration: &'a IntegrationFile,
     pub command: &'a IntegrationCommand,
     pub request: &'a HttpRequest,
-    pub args: &'a Map<String, Value>,
+    /// The arguments; they become the request's `input` scope.
+    pub args: Map<String, Value>,
     pub connector: &'a Value,
     pub files: &'a FileStore,
     pub clients: &'a Clients,
@@ -67,10 +68,10 @@ impl Context for Scopes<'_> {
 
 /// Runs the command: one request, or one per element of `for_each` (aggregated).
 /// Returns the output and the number of HTTP retries made.
-pub async fn execute(call: &Call<'_>) -> (OutputModel, u32) {
+pub async fn execute(mut call: Call<'_>) -> (OutputModel, u32) {
     let display = &call.command.display;
     // Every declared input is readable; one not given is null (and fields holding it are omitted).
-    let mut input = call.args.clone();
+    let mut input = std::mem::take(&mut call.args);
     for p in &call.command.inputs {
         input.entry(p.name.clone()).or_insert(Value::Null);
     }
@@ -82,6 +83,7 @@ pub async fn execute(call: &Call<'_>) -> (OutputModel, u32) {
         index: None,
         files: call.files,
     };
+    let call = &call;
     let Some(each) = &call.request.for_each else {
         return execute_one(call, &base).await;
     };
@@ -308,7 +310,7 @@ async fn execute_one(call: &Call<'_>, scopes: &Scopes<'_>) -> (OutputModel, u32)
             tokio::time::sleep(delay).await;
             continue;
         }
-        let body = match read_body(resp, call.max_response_bytes).await {
+        let body = match read_body(resp, call.max_response_bytes, &prepared).await {
             Ok(b) => b,
             Err(e) => return (fail(display, e).with_status(status.as_u16()), retries),
         };
@@ -348,25 +350,34 @@ const DEFAULT_ERROR_PATHS: &[&str] = &[
 fn network_error(e: &send::SendError, p: &Prepared) -> String {
     use send::SendError;
     let host = p.url.host_str().unwrap_or("?");
-    let timed_out = format!(
-        "the request to {host} timed out after {} s",
-        p.timeout.as_secs_f64()
-    );
     let e = match e {
         SendError::Client(message) | SendError::BadRedirect(message) => return message.clone(),
-        SendError::TimedOut => return timed_out,
+        SendError::TimedOut => return timed_out(p),
+        SendError::Direct {
+            connect: true,
+            cause,
+        } => return format!("cannot connect to {host}: {cause}"),
+        SendError::Direct { cause, .. } => return format!("request to {host} failed: {cause}"),
         SendError::TooManyRedirects => {
             return format!("too many redirects from {host} (a redirect loop?)")
         }
         SendError::Http(e) => e,
     };
     if e.is_timeout() {
-        timed_out
+        timed_out(p)
     } else if e.is_connect() {
         format!("cannot connect to {host}: {}", root_cause(e))
     } else {
         format!("request to {host} failed: {}", root_cause(e))
     }
+}
+
+fn timed_out(p: &Prepared) -> String {
+    format!(
+        "the request to {} timed out after {} s",
+        p.url.host_str().unwrap_or("?"),
+        p.timeout.as_secs_f64()
+    )
 }
 
 fn root_cause(e: &dyn std::error::Error) -> String {
@@ -379,8 +390,9 @@ fn root_cause(e: &dyn std::error::Error) -> String {
 
 /// Reads at most `limit` bytes of body; more is an error, not a memory blow-up.
 async fn read_body(
-    mut resp: reqwest::Response,
+    mut resp: send::Response,
     limit: usize,
+    p: &Prepared,
 ) -> Result<(Option<String>, Vec<u8>), String> {
     let content_type = resp
         .headers()
@@ -408,10 +420,10 @@ async fn read_body(
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok((content_type, body)),
-            Err(e) => {
+            Err(send::BodyError::TimedOut) => return Err(timed_out(p)),
+            Err(send::BodyError::Broken(cause)) => {
                 return Err(format!(
-                    "the connection broke while reading the response: {}",
-                    root_cause(&e)
+                    "the connection broke while reading the response: {cause}"
                 ))
             }
         }
@@ -811,45 +823,6 @@ fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
 fn bearer(headers: &mut Vec<(String, String)>, token: String) {
     if !token.trim().is_empty() {
         headers.push(("Authorization".into(), format!("Bearer {}", token.trim())));
-    }
-}
-
-fn build(client: &reqwest::Client, p: &Prepared) -> reqwest::RequestBuilder {
-    let mut b = client.request(p.method.clone(), p.url.clone());
-    for (k, v) in &p.headers {
-        b = b.header(k.as_str(), v.as_str());
-    }
-    if let Some((u, pw)) = &p.basic {
-        b = b.basic_auth(u, Some(pw));
-    }
-    match &p.body {
-        Body::None => b,
-        Body::Json(v) => b
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(v.to_string()),
-        Body::Form(pairs) => b.form(pairs),
-        Body::Multipart(parts) => {
-            let mut form = reqwest::multipart::Form::new();
-            for part in parts {
-                form = match part {
-                    Part::Text(k, v) => form.text(k.clone(), v.clone()),
-                    Part::File {
-                        field,
-                        name,
-                        content_type,
-                        bytes,
-                    } => {
-                        let p =
-                            reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.clone());
-                        let p = p.mime_str(content_type).unwrap_or_else(|_| {
-                            reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.clone())
-                        });
-                        form.part(field.clone(), p)
-                    }
-                };
-            }
-            b.multipart(form)
-        }
     }
 }
 

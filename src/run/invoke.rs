@@ -297,7 +297,8 @@ pub async fn call_once(
                     0,
                 );
             };
-            let connector = conn.map(|c| c.params.clone()).unwrap_or(Value::Null);
+            const NO_CONNECTOR: &Value = &Value::Null;
+            let connector = conn.map_or(NO_CONNECTOR, |c| &c.params);
             match &c.implementation {
                 CommandImpl::Request(req) => {
                     let _permit = services.semaphore.acquire().await;
@@ -305,8 +306,8 @@ pub async fn call_once(
                         integration,
                         command: c,
                         request: req,
-                        args: &args,
-                        connector: &connector,
+                        args,
+                        connector,
                         files: &services.files,
                         clients: &services.clients,
                         max_response_bytes: services.limits.response_size,
@@ -314,7 +315,7 @@ pub async fn call_once(
                         trace: &services.trace,
                         task_id,
                     };
-                    crate::http::execute(&call).await
+                    crate::http::execute(call).await
                 }
                 // No permit here: the body's own commands take theirs.
                 CommandImpl::Tasks(body) => {
@@ -322,7 +323,7 @@ pub async fn call_once(
                         body.clone(),
                         display.clone(),
                         args,
-                        connector,
+                        connector.clone(),
                         true,
                         services,
                     )
@@ -524,28 +525,35 @@ pub async fn call(
 /// Batch outputs → one output: arrays of each field; Partially Successful when some failed.
 pub fn aggregate(display: &str, outs: Vec<OutputModel>) -> OutputModel {
     let total = outs.len();
-    let failed: Vec<(usize, &CommandError)> = outs
-        .iter()
-        .enumerate()
-        .filter_map(|(i, o)| o.error.as_ref().map(|e| (i, e)))
-        .collect();
     let mut key_fields = Map::new();
     for o in &outs {
         for k in o.key_fields.keys() {
-            key_fields
-                .entry(k.clone())
-                .or_insert_with(|| Value::Array(Vec::new()));
-        }
-    }
-    for o in &outs {
-        for (k, slot) in key_fields.iter_mut() {
-            if let Value::Array(a) = slot {
-                a.push(o.key_fields.get(k).cloned().unwrap_or(Value::Null));
+            if !key_fields.contains_key(k) {
+                key_fields.insert(k.clone(), Value::Array(Vec::with_capacity(total)));
             }
         }
     }
+    let mut failed: Vec<(usize, CommandError)> = Vec::new();
+    let mut partial = false;
+    let mut return_data = Vec::with_capacity(total);
+    let mut raw_data = Vec::with_capacity(total);
+    let mut passdown = Value::Null;
+    for (i, mut o) in outs.into_iter().enumerate() {
+        for (k, slot) in key_fields.iter_mut() {
+            if let Value::Array(a) = slot {
+                a.push(o.key_fields.remove(k).unwrap_or(Value::Null));
+            }
+        }
+        partial |= o.status == Status::PartiallySuccessful;
+        if let Some(e) = o.error {
+            failed.push((i, e));
+        }
+        return_data.push(o.return_data);
+        raw_data.push(o.raw_data);
+        passdown = o.passdown;
+    }
     let error = if total > 0 && failed.len() == total {
-        let first = failed[0].1;
+        let first = &failed[0].1;
         Some(CommandError {
             indicator: format!("{display} failed."),
             status_code: first.status_code,
@@ -556,7 +564,7 @@ pub fn aggregate(display: &str, outs: Vec<OutputModel>) -> OutputModel {
     };
     let status = if error.is_some() {
         Status::Failed
-    } else if !failed.is_empty() || outs.iter().any(|o| o.status == Status::PartiallySuccessful) {
+    } else if !failed.is_empty() || partial {
         Status::PartiallySuccessful
     } else {
         Status::Successful
@@ -567,15 +575,12 @@ pub fn aggregate(display: &str, outs: Vec<OutputModel>) -> OutputModel {
     }
     OutputModel {
         status,
-        return_data: Value::Array(outs.iter().map(|o| o.return_data.clone()).collect()),
+        return_data: Value::Array(return_data),
         result: Value::String(result),
         key_fields,
-        raw_data: Value::Array(outs.iter().map(|o| o.raw_data.clone()).collect()),
+        raw_data: Value::Array(raw_data),
         error,
-        passdown: outs
-            .last()
-            .map(|o| o.passdown.clone())
-            .unwrap_or(Value::Null),
+        passdown,
     }
 }
 
