@@ -6,7 +6,7 @@
 #   (c) whole-process `codeless run` of generated N-task chains, N = 10 ... 10,000
 #   `codeless validate` of 1,000 generated 50-task playbooks
 #   HTTP: 1,000 `SendRequest` calls to a loopback server vs wrk on the same endpoint, and
-#         vs reqwest alone (examples/bench_reqwest.rs), the client library codeless uses
+#         vs the HTTP client libraries alone (examples/bench_client.rs)
 #   memory: peak RSS of 10,000 concurrent runs of a 20-task playbook in one process
 #
 # Usage: bench/compare.sh            (RUNS=5 by default: every figure is a median of RUNS runs)
@@ -25,7 +25,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 REL="$CARGO_TARGET_DIR/release"
 
 echo "building codeless and the benchmark helpers (release) ..." >&2
-(cd "$ROOT" && cargo build --release --quiet --bin codeless --example bench_driver --example bench_server --example bench_reqwest)
+(cd "$ROOT" && cargo build --release --quiet --bin codeless --example bench_driver --example bench_server --example bench_client)
 
 if ! command -v wrk >/dev/null; then
     echo "installing wrk (Debian package) ..." >&2
@@ -65,7 +65,7 @@ PORT="$(head -n1 "$TMP/port")"
 "$TMP/venv/bin/python" "$ROOT/bench/compare.py" \
     --codeless "$REL/codeless" \
     --driver "$REL/examples/bench_driver" \
-    --reqwest "$REL/examples/bench_reqwest" \
+    --client "$REL/examples/bench_client" \
     --data "$TMP/data" \
     --port "$PORT" \
     --runs "$RUNS" \
