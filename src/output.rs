@@ -101,12 +101,30 @@ impl OutputModel {
 
 /// A short human summary of a value: text as is, anything else as compact JSON (truncated).
 pub fn summary_of(value: &Value) -> Value {
+    const MAX: usize = 200;
     let text = match value {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
-        other => other.to_string(),
+        // Serialize no more than the summary needs: a 1 MB response is not written out whole
+        // to keep 200 bytes of it.
+        other => {
+            let mut w = Capped {
+                bytes: Vec::with_capacity(MAX + 4),
+                cap: MAX + 4,
+            };
+            let _ = serde_json::to_writer(&mut w, other);
+            match String::from_utf8(w.bytes) {
+                Ok(s) => s,
+                // Cut inside a character past MAX: the valid prefix still reaches MAX.
+                Err(e) => {
+                    let valid = e.utf8_error().valid_up_to();
+                    let mut bytes = e.into_bytes();
+                    bytes.truncate(valid);
+                    String::from_utf8(bytes).unwrap_or_default()
+                }
+            }
+        }
     };
-    const MAX: usize = 200;
     if text.len() <= MAX {
         return Value::String(text);
     }
@@ -115,6 +133,29 @@ pub fn summary_of(value: &Value) -> Value {
         cut -= 1;
     }
     Value::String(format!("{}…", &text[..cut]))
+}
+
+/// A writer that keeps the first `cap` bytes and then refuses more, which stops the
+/// serializer.
+struct Capped {
+    bytes: Vec<u8>,
+    cap: usize,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = self.cap.saturating_sub(self.bytes.len());
+        if room == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        let n = room.min(buf.len());
+        self.bytes.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Key fields by JSONPath from `raw`. A path with a wildcard, filter, slice, union or descendant
@@ -195,4 +236,54 @@ pub fn is_plural(path: &str) -> bool {
         prev = c;
     }
     false
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::summary_of;
+    use serde_json::{json, Value};
+
+    /// What the summary was before it stopped serializing early: the whole text, cut.
+    fn cut_whole(v: &Value) -> Value {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        if text.len() <= 200 {
+            return Value::String(text);
+        }
+        let mut cut = 200;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        Value::String(format!("{}…", &text[..cut]))
+    }
+
+    #[test]
+    fn summaries_stop_early_but_read_the_same() {
+        let mut cases = vec![
+            json!(null),
+            json!("short"),
+            json!({"a": 1}),
+            json!([1, 2, 3]),
+        ];
+        // Multi-byte characters straddling byte 200 and the 204-byte cap, at every offset.
+        for pad in 0..8 {
+            let s = format!("{}{}", "x".repeat(190 + pad), "é😀ü".repeat(10));
+            cases.push(json!({ "k": s }));
+            cases.push(json!([s]));
+        }
+        cases.push(json!({"ids": (0..10_000).collect::<Vec<_>>()}));
+        cases.push(json!({"exactly": "y".repeat(200 - 14)}));
+        for v in &cases {
+            assert_eq!(summary_of(v), cut_whole(v), "{v}");
+        }
+        assert_eq!(
+            summary_of(&json!({"exactly": "y".repeat(200 - 14)}))
+                .as_str()
+                .map(str::len),
+            Some(200)
+        );
+    }
 }

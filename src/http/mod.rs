@@ -435,20 +435,28 @@ fn to_output(
     status: reqwest::StatusCode,
     (content_type, body): (Option<String>, Vec<u8>),
 ) -> OutputModel {
-    let text = String::from_utf8_lossy(&body).into_owned();
+    let text = || String::from_utf8_lossy(&body).into_owned();
     let looks_json = content_type.as_deref().is_some_and(|c| c.contains("json"))
-        || matches!(text.trim_start().chars().next(), Some('{' | '['));
+        || matches!(
+            body.iter().find(|b| !b.is_ascii_whitespace()),
+            Some(b'{' | b'[')
+        );
+    // JSON is parsed from the bytes; text that is not UTF-8 is read with replacement
+    // characters, as JSON or as text.
     let raw = if looks_json {
-        serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text.clone()))
-    } else if text.is_empty() {
+        serde_json::from_slice::<Value>(&body)
+            .or_else(|_| serde_json::from_str::<Value>(&text()))
+            .unwrap_or_else(|_| Value::String(text()))
+    } else if body.is_empty() {
         Value::Null
     } else {
-        Value::String(text.clone())
+        Value::String(text())
     };
     let display = &call.command.display;
     if !status.is_success() {
         let message =
             error_message(&call.integration.http.error_message, &raw).unwrap_or_else(|| {
+                let text = text();
                 let t = text.trim();
                 if t.is_empty() {
                     status.canonical_reason().unwrap_or("no message").to_owned()
