@@ -91,8 +91,7 @@ async fn hyper_pool_round(port: usize, concurrency: usize) -> usize {
     let client = CLIENT.get_or_init(|| {
         let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
         tcp.set_nodelay(true);
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build(tcp)
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(tcp)
     });
     futures::stream::iter(0..REQUESTS)
         .map(|i| async move {

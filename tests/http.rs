@@ -495,7 +495,7 @@ async fn redirects_follow_the_usual_rules() {
         .respond_with(ResponseTemplate::new(301).insert_header("Location", "ftp://files.example/x"))
         .mount(&a)
         .await;
-    let pb = "kind: playbook\nname: T\ntasks:\n  see: { command: RESTAPICallback.SendRequest, input: { url: /see-other, method: POST, body: { n: 1 } }, connection: api, on_error: continue }\n  temp: { command: RESTAPICallback.SendRequest, input: { url: /temporary, method: POST, body: { n: 1 } }, connection: api, on_error: continue }\n  away: { command: RESTAPICallback.SendRequest, input: { url: /away }, connection: api, on_error: continue }\n  ftp: { command: RESTAPICallback.SendRequest, input: { url: /ftp }, connection: api, on_error: continue }\n";
+    let pb = "kind: playbook\nname: T\ntasks:\n  see: { command: RESTAPICallback.SendRequest, input: { url: /see-other, method: POST, body: { n: 1 } }, connection: api, on_error: continue }\n  temp: { command: RESTAPICallback.SendRequest, input: { url: /temporary, method: POST, body: { n: 1 } }, connection: api, on_error: continue }\n  away: { command: RESTAPICallback.SendRequest, input: { url: \"/away?apikey=k-123\" }, connection: api, on_error: continue }\n  ftp: { command: RESTAPICallback.SendRequest, input: { url: /ftp }, connection: api, on_error: continue }\n";
     let doc = run(
         pb,
         &conn(&a.uri(), ", auth: bearer, bearertoken: tok-secret-1"),
@@ -542,5 +542,13 @@ async fn redirects_follow_the_usual_rules() {
     assert!(
         there.headers.get("authorization").is_none(),
         "credentials crossed origins"
+    );
+    // Another origin learns where the request came from, not its path or query.
+    assert_eq!(
+        there
+            .headers
+            .get("referer")
+            .map(|v| v.to_str().unwrap_or_default().to_owned()),
+        Some(format!("{}/", a.uri()))
     );
 }

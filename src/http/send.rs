@@ -11,7 +11,8 @@
 //! The rules are reqwest's own (`redirect::Policy::limited(10)`): at most 10 redirects;
 //! 301/302 turn a POST into a GET, 303 turns anything but HEAD into a GET; 307/308 repeat the
 //! request as it was; credentials are dropped when the host, port or scheme changes; a
-//! `Referer` is sent unless going from https to http. The timeout covers the whole chain.
+//! `Referer` is sent unless going from https to http, and to another origin it names only the
+//! origin (reqwest sends the whole URL). The timeout covers the whole chain.
 
 use super::{Body, Part, Prepared};
 use http_body_util::{BodyExt, Full};
@@ -308,6 +309,9 @@ fn redirected(cur: &Prepared, status: StatusCode, next: Url) -> Prepared {
             .any(|h| k.eq_ignore_ascii_case(h))
         });
     }
+    // The browsers' default policy (strict-origin-when-cross-origin), stricter than reqwest's:
+    // another origin learns only where the request came from, not its path and query, which
+    // may carry an API key.
     n.headers
         .retain(|(k, _)| !k.eq_ignore_ascii_case("referer"));
     if !(next.scheme() == "http" && cur.url.scheme() == "https") {
@@ -315,6 +319,10 @@ fn redirected(cur: &Prepared, status: StatusCode, next: Url) -> Prepared {
         let _ = referer.set_username("");
         let _ = referer.set_password(None);
         referer.set_fragment(None);
+        if cross_origin {
+            referer.set_path("/");
+            referer.set_query(None);
+        }
         if HeaderValue::from_str(referer.as_str()).is_ok() {
             n.headers.push(("Referer".into(), referer.into()));
         }
