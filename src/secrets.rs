@@ -68,6 +68,11 @@ impl Secrets {
         self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
     }
 
+    /// Whether `text` holds any of the secrets (in any of their forms).
+    pub fn found_in(&self, text: &str) -> bool {
+        self.values.iter().any(|v| text.contains(v.as_str()))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }

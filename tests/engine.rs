@@ -343,6 +343,29 @@ async fn batch_elements_run_concurrently_within_the_bound_and_keep_their_order()
     );
 }
 
+/// A slow element holds up only its own slot: with 4 slots, 20 elements where every 4th
+/// sleeps 0.8 s take about 1.6 s (two slow ones per slot), not 5 × 0.8 s (a window that waits
+/// for its oldest element).
+#[tokio::test]
+async fn a_slow_batch_element_does_not_hold_up_the_others() {
+    let yaml = format!("{HEADER}tasks:\n  each: {{ command: sleep, input: {{ seconds: <<incident.delays>>, value: \"<<index>>\" }} }}\n");
+    let delays: Vec<f64> = (0..20)
+        .map(|i| if i % 4 == 0 { 0.8 } else { 0.01 })
+        .collect();
+    let t = Instant::now();
+    let doc = run_with(&yaml, json!({ "delays": delays }), json!({}), 4).await;
+    let took = t.elapsed().as_secs_f64();
+    assert_eq!(
+        doc["tasks"]["each"]["returnData"],
+        json!((0..20).collect::<Vec<_>>()),
+        "results keep element order"
+    );
+    assert!(
+        took < 3.0,
+        "20 elements, 5 of 0.8 s, 4 slots: took {took:.2} s"
+    );
+}
+
 /// A command that panics (a bug in a built-in) fails its own task, whether it panics at once
 /// (polled inline by the engine) or after waiting (in its own tokio task); the run goes on.
 #[tokio::test]

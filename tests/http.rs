@@ -552,3 +552,71 @@ async fn redirects_follow_the_usual_rules() {
         Some(format!("{}/", a.uri()))
     );
 }
+
+/// Credentials written in a connection's URL authenticate the request (as HTTP Basic), whichever
+/// client sends it, and are not sent in the URL.
+#[tokio::test]
+async fn credentials_in_the_url_become_basic_auth() {
+    let server = MockServer::start().await;
+    Mock::given(path("/who"))
+        .and(header("authorization", "Basic YWxpY2U6czNjcmV0IQ=="))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"user": "alice"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let url = server.uri().replace("http://", "http://alice:s3cret%21@");
+    let doc = run(&send("{ url: /who }"), &conn(&url, ""), &[]).await;
+    let t = &doc["tasks"]["call"];
+    assert_eq!(t["rawData"], json!({"user": "alice"}), "{t}");
+}
+
+const KEYED_INTEGRATION: &str = "kind: integration\nname: Keyed API\nconnection:\n  - { name: url, display: URL, required: true }\n  - { name: apikey, display: API Key, required: true, sensitive: true }\nhttp:\n  base_url: <<connector.url>>\n  auth: { header: { name: X-Api-Key, value: <<connector.apikey>> } }\ncommands:\n  Get:\n    display: Get\n    inputs: [ { name: path, display: Path, type: text } ]\n    request: { path: <<input.path>>, headers: { X-Signed: \"key=<<connector.apikey>>\", X-Plain: visible } }\n";
+
+/// A redirect to another origin does not carry the connection's API key along, whether it is
+/// the integration's key header or any other header holding a sensitive value; the same
+/// origin still gets them.
+#[tokio::test]
+async fn api_key_headers_do_not_follow_redirects_to_other_origins() {
+    let a = MockServer::start().await;
+    let b = MockServer::start().await;
+    Mock::given(path("/away"))
+        .respond_with(
+            ResponseTemplate::new(302).insert_header("Location", format!("{}/there", b.uri())),
+        )
+        .mount(&a)
+        .await;
+    Mock::given(path("/near"))
+        .respond_with(ResponseTemplate::new(307).insert_header("Location", "/here"))
+        .mount(&a)
+        .await;
+    for server in [&a, &b] {
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+            .mount(server)
+            .await;
+    }
+    let pb = "kind: playbook\nname: T\ntasks:\n  away: { command: KeyedAPI.Get, input: { path: /away } }\n  near: { command: KeyedAPI.Get, input: { path: /near } }\n";
+    let conns = format!("kind: connections\nconnections:\n  k: {{ integration: Keyed API, params: {{ url: \"{}\", apikey: key-0123456789 }} }}\n", a.uri());
+    let doc = run(pb, &conns, &[("i.yaml", KEYED_INTEGRATION)]).await;
+    assert_eq!(doc["status"], "Successful", "{doc}");
+    let there = &b.received_requests().await.unwrap_or_default()[0];
+    assert!(there.headers.get("x-api-key").is_none());
+    assert!(there.headers.get("x-signed").is_none());
+    assert_eq!(
+        there.headers.get("x-plain").map(|v| v.as_bytes()),
+        Some(&b"visible"[..])
+    );
+    let received = a.received_requests().await.unwrap_or_default();
+    let here = received
+        .iter()
+        .find(|r| r.url.path() == "/here")
+        .expect("GET /here");
+    assert_eq!(
+        here.headers.get("x-api-key").map(|v| v.as_bytes()),
+        Some(&b"key-0123456789"[..])
+    );
+    assert_eq!(
+        here.headers.get("x-signed").map(|v| v.as_bytes()),
+        Some(&b"key=key-0123456789"[..])
+    );
+}

@@ -29,6 +29,8 @@ pub struct Call<'a> {
     /// The arguments; they become the request's `input` scope.
     pub args: Map<String, Value>,
     pub connector: &'a Value,
+    /// The connection's sensitive values: a header carrying one is not sent to another origin.
+    pub secrets: &'a crate::secrets::Secrets,
     pub files: &'a FileStore,
     pub clients: &'a Clients,
     pub max_response_bytes: usize,
@@ -244,6 +246,9 @@ struct Prepared {
     method: Method,
     url: reqwest::Url,
     headers: Vec<(String, String)>,
+    /// Names (lower case) of headers that carry a credential: an API-key header, or any header
+    /// holding one of the connection's sensitive values.
+    secret_headers: Vec<String>,
     basic: Option<(String, String)>,
     body: Body,
     timeout: Duration,
@@ -715,6 +720,8 @@ fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
         headers.push((k, value_to_text(&v)));
     }
     let mut basic = None;
+    // Headers that carry credentials beyond `Authorization` (see `send::redirected`).
+    let mut secret_headers = Vec::new();
     match &http.auth {
         None => {}
         Some(Auth::Bearer(t)) => bearer(&mut headers, text_of(t, scopes, "auth.bearer")?),
@@ -728,6 +735,7 @@ fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
             let n = text_of(name, scopes, "auth.header.name")?;
             let v = text_of(value, scopes, "auth.header.value")?;
             if !n.is_empty() && !v.is_empty() {
+                secret_headers.push(n.to_ascii_lowercase());
                 headers.push((n, v));
             }
         }
@@ -817,15 +825,42 @@ fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
             _ => true,
         },
     };
+    for (k, v) in &headers {
+        if call.secrets.found_in(v) {
+            secret_headers.push(k.to_ascii_lowercase());
+        }
+    }
+    // Credentials written in the URL (`http://user:pass@host/`) become Basic auth, as reqwest
+    // makes them, and leave the URL, so no message or trace shows them. Explicit basic auth wins.
+    if let Some(from_url) = take_url_credentials(&mut url) {
+        basic.get_or_insert(from_url);
+    }
     Ok(Prepared {
         method,
         url,
         headers,
+        secret_headers,
         basic,
         body,
         timeout: Duration::from_secs_f64(timeout),
         verify_tls,
     })
+}
+
+/// The user name and password of `url`, percent-decoded, removed from it.
+fn take_url_credentials(url: &mut reqwest::Url) -> Option<(String, String)> {
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let credentials = (decode(url.username()), decode(url.password().unwrap_or("")));
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Some(credentials)
 }
 
 fn bearer(headers: &mut Vec<(String, String)>, token: String) {

@@ -10,7 +10,8 @@
 //! the request has its own, the headers in order, basic auth, and the same body encodings.
 //! The rules are reqwest's own (`redirect::Policy::limited(10)`): at most 10 redirects;
 //! 301/302 turn a POST into a GET, 303 turns anything but HEAD into a GET; 307/308 repeat the
-//! request as it was; credentials are dropped when the host, port or scheme changes; a
+//! request as it was; credentials (and headers carrying the connection's secrets) are dropped
+//! when the host, port or scheme changes; a
 //! `Referer` is sent unless going from https to http, and to another origin it names only the
 //! origin (reqwest sends the whole URL). The timeout covers the whole chain.
 
@@ -22,7 +23,7 @@ use reqwest::header::{
 };
 use reqwest::{Method, StatusCode, Url};
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const AGENT: &str = concat!("codeless/", env!("CARGO_PKG_VERSION"));
 
@@ -96,9 +97,18 @@ impl Clients {
 
     fn direct(&self) -> &Direct {
         self.direct.get_or_init(|| {
+            // reqwest's socket and pool settings, so both paths treat connections alike: TCP
+            // keepalive finds a connection a NAT dropped silently; idle ones close after 90 s.
             let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
             tcp.set_nodelay(true);
+            tcp.set_keepalive(Some(Duration::from_secs(15)));
+            tcp.set_keepalive_interval(Some(Duration::from_secs(15)));
+            tcp.set_keepalive_retries(Some(3));
+            #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+            tcp.set_tcp_user_timeout(Some(Duration::from_secs(30)));
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_timer(hyper_util::rt::TokioTimer::new())
+                .pool_idle_timeout(Duration::from_secs(90))
                 .build(tcp)
         })
     }
@@ -296,6 +306,8 @@ fn redirected(cur: &Prepared, status: StatusCode, next: Url) -> Prepared {
         || next.port_or_known_default() != cur.url.port_or_known_default()
         || next.scheme() != cur.url.scheme();
     if cross_origin {
+        // reqwest's list, and the headers that carry this connection's credentials (an API
+        // key in `X-Api-Key` must not follow a redirect to another host).
         n.basic = None;
         n.headers.retain(|(k, _)| {
             ![
@@ -307,6 +319,7 @@ fn redirected(cur: &Prepared, status: StatusCode, next: Url) -> Prepared {
             ]
             .iter()
             .any(|h| k.eq_ignore_ascii_case(h))
+                && !cur.secret_headers.iter().any(|h| k.eq_ignore_ascii_case(h))
         });
     }
     // The browsers' default policy (strict-origin-when-cross-origin), stricter than reqwest's:
@@ -454,7 +467,6 @@ fn reqwest_request(client: &reqwest::Client, p: &Prepared) -> reqwest::RequestBu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     fn prepared(url: &str, method: Method, headers: &[(&str, &str)], body: Body) -> Prepared {
@@ -465,6 +477,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            secret_headers: Vec::new(),
             basic: None,
             body,
             timeout: Duration::from_secs(5),

@@ -299,6 +299,8 @@ pub async fn call_once(
             };
             const NO_CONNECTOR: &Value = &Value::Null;
             let connector = conn.map_or(NO_CONNECTOR, |c| &c.params);
+            let no_secrets = crate::secrets::Secrets::default();
+            let secrets = conn.map_or(&no_secrets, |c| &c.secrets);
             match &c.implementation {
                 CommandImpl::Request(req) => {
                     let _permit = services.semaphore.acquire().await;
@@ -308,6 +310,7 @@ pub async fn call_once(
                         request: req,
                         args,
                         connector,
+                        secrets,
                         files: &services.files,
                         clients: &services.clients,
                         max_response_bytes: services.limits.response_size,
@@ -495,26 +498,29 @@ pub async fn call(
         Calls::One(args) => call_once(cmd, task_id, args, conn, services).await,
         Calls::Batch(list) => {
             // Elements run concurrently, bounded by the run's semaphore (`--concurrency`);
-            // results stay in element order. Only as many element futures exist at a time as
-            // the semaphore could let run (an HTTP call's future is several KB: all of a
-            // 1,000-element batch up front cost page faults, not just memory). `buffered`
-            // starts the calls in order, so mocks are drawn in element order too.
+            // results are put back in element order. Only as many element futures exist at a
+            // time as the semaphore could let run (an HTTP call's future is several KB: all of
+            // a 1,000-element batch up front cost page faults, not just memory). Unordered, so
+            // a slow element holds up only its own slot; elements still start in order, so
+            // mocks are drawn in element order too.
             let total = list.len();
             let done = std::sync::atomic::AtomicUsize::new(0);
-            let calls = list.into_iter().map(|args| {
+            let calls = list.into_iter().enumerate().map(|(i, args)| {
                 let done = &done;
                 async move {
                     let r = call_once(cmd, task_id, args, conn, services).await;
                     let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                     services.progress.batch(task_id, n, total);
-                    r
+                    (i, r)
                 }
             });
             use futures::StreamExt;
-            let done: Vec<_> = futures::stream::iter(calls)
-                .buffered(services.concurrency)
+            let mut finished: Vec<_> = futures::stream::iter(calls)
+                .buffer_unordered(services.concurrency)
                 .collect()
                 .await;
+            finished.sort_unstable_by_key(|(i, _)| *i);
+            let done: Vec<_> = finished.into_iter().map(|(_, r)| r).collect();
             let retries = done.iter().map(|(_, r)| r).sum();
             let outs = done.into_iter().map(|(o, _)| o).collect();
             (aggregate(&cmd.spec.display, outs), retries)
