@@ -46,11 +46,18 @@ pub fn resolve(
         params.insert(p.name.value.clone(), value);
     }
     // Parameters the integration does not declare (REST API Callback's custom parameters).
+    // One read with `${env:...}` or `${file:...}` is sensitive (D3's "Is sensitive data" for a
+    // custom parameter): nobody keeps a URL or a tenant name in a secret store.
     if let Some(c) = conn {
         for (k, (_, v)) in &c.params {
             if !params.contains_key(k) {
                 let value =
                     expand(v).map_err(|e| format!("connection `{name}`, parameter `{k}`: {e}"))?;
+                if let (Some(raw), Some(secret)) = (v.as_str(), value.as_str()) {
+                    if raw.contains("${") {
+                        secrets.add(secret);
+                    }
+                }
                 params.insert(k.clone(), value);
             }
         }

@@ -620,3 +620,41 @@ async fn api_key_headers_do_not_follow_redirects_to_other_origins() {
         Some(&b"key=key-0123456789"[..])
     );
 }
+
+/// A custom REST API Callback parameter read from a file (or the environment) is a secret: it
+/// is masked in the run document and its header does not follow a redirect to another origin.
+#[tokio::test]
+async fn custom_parameters_read_from_a_secret_store_are_secrets() {
+    let a = MockServer::start().await;
+    let b = MockServer::start().await;
+    Mock::given(path("/away"))
+        .and(header("d3key", "custom-key-5150"))
+        .respond_with(
+            ResponseTemplate::new(302).insert_header("Location", format!("{}/there", b.uri())),
+        )
+        .expect(1)
+        .mount(&a)
+        .await;
+    Mock::given(path("/there"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"echo": "custom-key-5150"})))
+        .mount(&b)
+        .await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, "custom-key-5150\n").expect("the key file");
+    let doc = run(
+        &send("{ url: /away, header: { d3key: \"{{connector.apikey}}\" } }"),
+        &conn(
+            &a.uri(),
+            &format!(", apikey: \"${{file:{}}}\"", key_file.display()),
+        ),
+        &[],
+    )
+    .await;
+    let t = &doc["tasks"]["call"];
+    assert_eq!(t["status"], "Successful", "{t}");
+    assert!(!doc.to_string().contains("custom-key-5150"), "{doc}");
+    assert_eq!(t["rawData"], json!({"echo": "*****"}));
+    let there = &b.received_requests().await.unwrap_or_default()[0];
+    assert!(there.headers.get("d3key").is_none());
+}
