@@ -519,6 +519,14 @@ mod tests {
         with_basic.basic = Some(("analyst".into(), "pa:ss".into()));
         let cases = [
             prepared(&format!("{base}/plain"), Method::GET, &[], Body::None),
+            prepared(&format!("{base}/empty-post"), Method::POST, &[], Body::None),
+            prepared(
+                &format!("{base}/delete?x=1"),
+                Method::DELETE,
+                &[],
+                Body::None,
+            ),
+            prepared(&format!("{base}/head"), Method::HEAD, &[], Body::None),
             prepared(
                 &format!("{base}/json"),
                 Method::POST,
@@ -555,11 +563,11 @@ mod tests {
             assert_eq!(seen(&pair[0]), seen(&pair[1]));
         }
         // And the request is the one meant.
-        let (_, _, headers, body) = seen(&got[4]);
+        let (_, _, headers, body) = seen(&got[10]);
         assert_eq!(body, b"a=1+2&b=%C3%A9%26%3D");
         assert!(headers.contains(&("authorization".into(), "Basic YW5hbHlzdDpwYTpzcw==".into())));
         assert!(headers.contains(&("user-agent".into(), AGENT.into())));
-        let (_, _, headers, _) = seen(&got[6]);
+        let (_, _, headers, _) = seen(&got[12]);
         assert!(headers.contains(&("user-agent".into(), "mine/1".into())));
         assert!(!headers.iter().any(|(_, v)| v == AGENT));
     }
