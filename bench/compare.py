@@ -179,13 +179,23 @@ def main():
     log("HTTP ...")
     url = f"http://127.0.0.1:{a.port}/item/0"
 
+    # CPU per request (user + system, from wait4) shows where each client's time goes; on two
+    # cores the client's CPU is taken from the server's.
+    cpu_per_req = {}
+
     def wrk(threads, conns):
-        out = subprocess.run([a.wrk, f"-t{threads}", f"-c{conns}", f"-d{a.wrk_seconds}s", url],
-                             capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
+        """wrk's req/s; also records its CPU per request."""
+        _, cpu, _, out = run([a.wrk, f"-t{threads}", f"-c{conns}", f"-d{a.wrk_seconds}s", url])
+        rate = total = None
+        for line in out.decode().splitlines():
             if line.startswith("Requests/sec:"):
-                return float(line.split()[1])
-        sys.exit(f"cannot read wrk's output:\n{out}")
+                rate = float(line.split()[1])
+            elif " requests in " in line:
+                total = int(line.split()[0])
+        if rate is None or not total:
+            sys.exit(f"cannot read wrk's output:\n{out.decode()}")
+        cpu_per_req.setdefault(f"wrk -c{conns}", []).append(cpu / total)
+        return rate
 
     wrk64 = med([wrk(2, 64) for _ in range(3)])
     wrk16 = med([wrk(2, 16) for _ in range(3)])
@@ -196,22 +206,33 @@ def main():
     # this server. hyper-pool is what codeless uses for plain http://.
     clients = {}
     for name in ("reqwest", "hyper-pool", "hyper-conn"):
-        out = subprocess.run([a.client, str(a.port), name, "16", str(max(R, 3))],
-                             capture_output=True, text=True, check=True).stdout
-        clients[name] = med([json.loads(l)["rps"] for l in out.splitlines() if l.strip()])
+        rounds = max(R, 3)
+        _, cpu, _, out = run([a.client, str(a.port), name, "16", str(rounds)])
+        clients[name] = med([json.loads(l)["rps"] for l in out.decode().splitlines() if l.strip()])
+        # Every round sends 1,000 requests, the warm-up round too.
+        cpu_per_req[name] = [cpu / (1000 * (rounds + 1))]
     http = os.path.join(data, "http")
     base = ["--incident", os.path.join(http, "urls.json"), "--connections",
             os.path.join(http, "connections.yaml"), "-q"]
     conns = os.path.join(http, "connections.yaml")
 
-    def in_process(playbook, concurrency):
-        """req/s of the run alone (bench_driver phases: no process start, no YAML, no printing)."""
-        _, _, _, out = run([a.driver, "phases", playbook, os.path.join(http, "urls.json"), conns,
-                            str(concurrency)])
+    def in_process(playbook, concurrency, incident="urls.json"):
+        """req/s of the run alone (bench_driver phases: no process start, no YAML, no printing);
+        also records the process's CPU under `incident`."""
+        _, cpu, _, out = run([a.driver, "phases", playbook, os.path.join(http, incident), conns,
+                              str(concurrency)])
         d = json.loads(out)
         if d["status"] != "Successful":
             sys.exit(f"{playbook} did not succeed")
+        cpu_per_req.setdefault(f"codeless {os.path.basename(os.path.dirname(playbook))} {incident}", []).append(cpu)
         return 1000 / (d["run_ms"] / 1000)
+
+    # The same batch with one URL: what a run costs besides its requests.
+    with open(os.path.join(http, "urls.json")) as f:
+        one = json.load(f)
+    one["urls"] = one["urls"][:1]
+    with open(os.path.join(http, "one-url.json"), "w") as f:
+        json.dump(one, f)
 
     batch = os.path.join(http, "batch", "playbook.yaml")
     run_rps, proc_rps = [], []
@@ -223,6 +244,7 @@ def main():
             sys.exit(f"the HTTP batch did not succeed: {t['result'][:300]}")
         proc_rps.append(1000 / wall)
         run_rps.append(in_process(batch, 16))
+        in_process(batch, 16, "one-url.json")
     raw["http"] = {"wrk_c64": wrk64, "wrk_c16": wrk16, "wrk_c1": wrk1, "clients_c16": clients,
                    "batch_run_rps": run_rps, "batch_process_rps": proc_rps}
     b = med(run_rps)
@@ -240,6 +262,15 @@ def main():
                  f"{b:,.0f} req/s (run); {med(proc_rps):,.0f} req/s (whole process)",
                  f"{b / wrk1:.0%} of wrk -c1; {b / clients['hyper-pool']:.0%} of hyper-pool alone",
                  f"{b / wrk_best:.0%} of wrk's best", "≥ 80 %", b / wrk_best >= TARGETS["http"]))
+    batch_cpu = (med(cpu_per_req["codeless batch urls.json"]) - med(cpu_per_req["codeless batch one-url.json"])) / 999
+    per_req = [("wrk -t2 -c16", med(cpu_per_req["wrk -c16"])),
+               ("hyper's bare connections", med(cpu_per_req["hyper-conn"])),
+               ("hyper-util's pooled client", med(cpu_per_req["hyper-pool"])),
+               ("reqwest", med(cpu_per_req["reqwest"])),
+               ("codeless batch (a 1,000-URL run minus a 1-URL run, in process)", batch_cpu)]
+    raw["http"]["cpu_per_request_s"] = dict(per_req)
+    for who, c in per_req:
+        rows.append((f"HTTP: CPU per request (user + system), {who}", fmt_s(c), "", "", "", None))
     fan = os.path.join(http, "fanout", "playbook.yaml")
     for conc in (16, 64):
         walls, rps = [], []
