@@ -193,7 +193,12 @@ pub fn text_template(data: &[u8]) {
     match parse_template(s) {
         // As the engine renders it: from the text as written (`raw`).
         Ok(t) => {
-            let _ = render_template_as_written(&t, Some(s), html, &ctx, ctx.scopes());
+            let _ = render_template_as_written(&t, Some(s), html, &ctx, |source| {
+                // What the engine computes to choose the data, on the same source.
+                let _ = codeless::template::read_set(source);
+                ctx.scopes()
+            });
+            let _ = codeless::template::read_set(s);
             let _ = render_template(&t, html, &ctx, ctx.scopes());
         }
         Err(_) => {

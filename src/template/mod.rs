@@ -11,4 +11,4 @@ pub use parse::{
 };
 pub use path::{Path, Seg};
 pub use resolve::{render_text, resolve_expr, Context, ResolveError};
-pub use text::{render_template, render_template_as_written};
+pub use text::{read_set, render_template, render_template_as_written, ReadSet};

@@ -75,19 +75,144 @@ pub fn render_template(
     ctx: &dyn Context,
     scopes: Map<String, Value>,
 ) -> Result<String, String> {
-    render_template_as_written(template, None, html, ctx, scopes)
+    render_template_as_written(template, None, html, ctx, |_| scopes)
+}
+
+/// What a Handlebars source can read from its data: the root names its paths start with, and
+/// the task IDs it names under `tasks`. Built so that the data need not hold every task output
+/// (copying them all for every render made a playbook of N templates cost N²).
+#[derive(Debug, PartialEq)]
+pub struct ReadSet {
+    /// First segments of every path (`incident` of `incident.title`), at any depth: a superset
+    /// of the root scopes read.
+    pub roots: Vec<String>,
+    /// The IDs after `tasks.`; `None` when `tasks` itself is read (`#each tasks`).
+    pub tasks: Option<Vec<String>>,
+}
+
+/// The words of a mustache's arguments: split at spaces, parentheses and `=`, but not inside
+/// a `[...]` path segment (`tasks.[my task]`).
+fn path_tokens(args: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = None;
+    let mut in_bracket = false;
+    for (i, c) in args.char_indices() {
+        match c {
+            '[' => in_bracket = true,
+            ']' => in_bracket = false,
+            _ => {}
+        }
+        let sep = !in_bracket && (c.is_whitespace() || matches!(c, '(' | ')' | '=' | '~' | '}'));
+        match (sep, start) {
+            (true, Some(s)) => {
+                out.push(&args[s..i]);
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push(&args[s..]);
+    }
+    out
+}
+
+/// The [`ReadSet`] of a Handlebars source; `None` when it may read anything: `@root`, `../`,
+/// `lookup` (a computed name), or the root context itself (`this` or `.` outside any block).
+pub fn read_set(source: &str) -> Option<ReadSet> {
+    let mut set = ReadSet {
+        roots: Vec::new(),
+        tasks: Some(Vec::new()),
+    };
+    let mut depth = 0i32;
+    let mut rest = source;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        // Comments may hold anything, `}}` included.
+        if let Some(comment) = after.strip_prefix("!--") {
+            let Some(end) = comment.find("--}}") else {
+                break;
+            };
+            rest = &comment[end + 4..];
+            continue;
+        }
+        let Some(close) = after.find("}}") else {
+            break;
+        };
+        let body = after[..close]
+            .trim_start_matches(['{', '~', '&'])
+            .trim_start();
+        rest = &after[close + 2..];
+        if body.starts_with('!') {
+            continue;
+        }
+        if body.contains("@root") || body.contains("../") || body.contains("lookup") {
+            return None;
+        }
+        let (opens, args) = match body.as_bytes().first() {
+            Some(b'#' | b'^') => (true, &body[1..]),
+            Some(b'/') => {
+                depth -= 1;
+                continue;
+            }
+            _ => (false, body),
+        };
+        let tokens = path_tokens(args)
+            .into_iter()
+            .filter(|t| !t.starts_with('"') && !t.starts_with('\''));
+        for t in tokens {
+            let is_root_context = t == "this"
+                || t == "."
+                || t.starts_with("this.")
+                || t.starts_with("this/")
+                || t.starts_with("./");
+            if is_root_context {
+                if depth <= 0 {
+                    return None;
+                }
+                continue;
+            }
+            let first = t.split(['.', '/', '[']).next().unwrap_or(t);
+            if !set.roots.iter().any(|r| r == first) {
+                set.roots.push(first.to_owned());
+            }
+            if first != "tasks" {
+                continue;
+            }
+            let id =
+                t.get(6..)
+                    .filter(|_| t.len() > 6)
+                    .map(|after| match after.strip_prefix('[') {
+                        Some(bracketed) => bracketed.split(']').next().unwrap_or(bracketed),
+                        None => after.split(['.', '/', '[']).next().unwrap_or(after),
+                    });
+            match (id, set.tasks.as_mut()) {
+                (Some(id), Some(ids)) if !id.is_empty() => ids.push(id.to_owned()),
+                // `tasks` itself, or `tasks.` with nothing after it.
+                _ => set.tasks = None,
+            }
+        }
+        if opens {
+            depth += 1;
+        }
+    }
+    Some(set)
 }
 
 /// [`render_template`] with the text as written (`raw`, which `template` was parsed from).
 /// The template's text parts have our escapes applied, `\{{` → `{{`, which would make
 /// Handlebars evaluate what the author escaped; taken from `raw`, `\{{` stays Handlebars' own
 /// escape (a literal `{{`) and only `\<<` becomes `<<`.
+///
+/// `scopes` builds the data object from the Handlebars source (see [`read_set`]), so that only
+/// what the template can read is copied into it.
 pub fn render_template_as_written(
     template: &Template,
     raw: Option<&str>,
     html: bool,
     ctx: &dyn Context,
-    scopes: Map<String, Value>,
+    scopes: impl FnOnce(&str) -> Map<String, Value>,
 ) -> Result<String, String> {
     let mut source = String::new();
     let mut bound = Vec::new();
@@ -141,10 +266,12 @@ pub fn render_template_as_written(
             }
         }
     }
-    let mut data = scopes;
+    let mut data = scopes(&source);
     data.insert("__cl".into(), Value::Array(bound));
+    // The data moves into Handlebars' context (`render_template` would serialize a copy).
+    let data = handlebars::Context::from(Value::Object(data));
     registry(html)
-        .render_template(&source, &Value::Object(data))
+        .render_template_with_context(&source, &data)
         .map_err(|e| format!("template error: {}", e.reason()))
 }
 
@@ -170,6 +297,45 @@ mod tests {
         scopes.insert("incident".into(), incident.clone());
         scopes.insert("connector".into(), json!({"apikey": "sk-secret"}));
         render_template(&parse_template(src).unwrap(), html, &Ctx(incident), scopes)
+    }
+
+    #[test]
+    fn read_sets_name_what_a_template_can_reach() {
+        let ids = |src: &str| read_set(src).and_then(|r| r.tasks);
+        let roots = |src: &str| read_set(src).map(|r| r.roots).unwrap_or_default();
+        assert_eq!(
+            ids("{{tasks.scan.returnData}} and {{json tasks.[odd id].rawData}}"),
+            Some(vec!["scan".to_owned(), "odd id".to_owned()])
+        );
+        assert_eq!(
+            ids("{{#each tasks.a.rawData}}{{this.x}} {{name}}{{/each}}{{#with tasks/b}}{{returnData}}{{/with}}"),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
+        // Helper names count as roots too (a harmless superset); unnamed scopes are left out.
+        let r = roots("Hi {{incident.title}} {{#if input.x}}y{{/if}}");
+        assert!(r.iter().any(|x| x == "incident") && r.iter().any(|x| x == "input"));
+        assert!(!r.iter().any(|x| x == "event" || x == "tasks"));
+        // Prose and comments are not paths; `this` inside a block is the block's context.
+        assert_eq!(
+            ids("this tasks list {{!-- {{tasks}} }} --}} {{! tasks }}"),
+            Some(vec![])
+        );
+        assert!(read_set("{{#each incident.ips}}{{this}}{{.}}{{/each}}").is_some());
+        // Anything that can reach every task, or the root itself, reads everything.
+        for src in [
+            "{{#each tasks}}{{@key}}{{/each}}",
+            "{{json tasks}}",
+            "{{lookup tasks incident.which}}",
+            "{{@root.tasks.a.status}}",
+            "{{#each incident.ips}}{{../tasks.a.status}}{{/each}}",
+            "{{json this}}",
+            "{{#each this}}{{@key}}{{/each}}",
+            "{{.}}",
+        ] {
+            assert!(read_set(src).is_none_or(|r| r.tasks.is_none()), "{src}");
+        }
+        assert!(read_set("{{json this}}").is_none());
+        assert!(read_set("{{#each this}}x{{/each}}").is_none());
     }
 
     #[test]
