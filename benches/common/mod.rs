@@ -35,6 +35,30 @@ fn chain_tasks(s: &mut String, n: usize, then: Option<&str>) {
     }
 }
 
+/// A chain of `n` `formatText` tasks; each renders a Handlebars template that reads the
+/// previous task's status. Every render once copied every finished task's output, which made
+/// this chain quadratic.
+pub fn format_text_chain(n: usize) -> String {
+    let mut s = format!("kind: playbook\nname: Format chain {n}\ntasks:\n");
+    for i in 0..n {
+        let read = if i == 0 {
+            "{{incident.title}}".to_owned()
+        } else {
+            format!("{{{{tasks.t{}.status}}}}", i - 1)
+        };
+        let next = if i + 1 < n {
+            format!(", next: [t{}]", i + 1)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            s,
+            "  t{i}: {{ command: formatText, input: {{ template: \"step {i}: {read}\" }}{next} }}"
+        );
+    }
+    s
+}
+
 /// 1 → `n` → 1: a start task, `n` independent tasks reading it, and a join (`wait: all`).
 pub fn fan_out(n: usize) -> String {
     let mut s = format!("kind: playbook\nname: Fan out {n}\ntasks:\n  start: {{ command: toUpper, input: {{ input: \"<<incident.title>>\" }}, next: [");
