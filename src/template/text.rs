@@ -5,9 +5,10 @@
 
 use super::{Context, Part, Template};
 use crate::commands::args::value_to_text;
-use handlebars::{handlebars_helper, no_escape, Handlebars};
+use handlebars::{handlebars_helper, no_escape, Handlebars, RenderContext, Renderable};
 use serde_json::{Map, Value};
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 handlebars_helper!(json_helper: |v: Json| v.to_string());
 handlebars_helper!(lbrace_helper: | | "{");
@@ -65,6 +66,28 @@ fn registry(html: bool) -> &'static Handlebars<'static> {
         }
         h
     })
+}
+
+/// The compiled form of a Handlebars source, compiled once. A task's source is the same on
+/// every render (values are bound as data, not spliced in), so a loop or a batch compiles it
+/// once; compiling was most of a render's cost.
+fn compiled(source: &str) -> Result<Arc<handlebars::Template>, handlebars::TemplateError> {
+    /// Sources kept at most; past that the cache starts over (a bound, not an LRU: playbooks
+    /// have far fewer templates).
+    const KEEP: usize = 1024;
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<handlebars::Template>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(t) = cache.lock().ok().and_then(|c| c.get(source).cloned()) {
+        return Ok(t);
+    }
+    let t = Arc::new(handlebars::Template::compile(source)?);
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= KEEP {
+            c.clear();
+        }
+        c.insert(source.to_owned(), t.clone());
+    }
+    Ok(t)
 }
 
 /// Renders a text template. `scopes` is the data object (`incident`, `tasks`, ...); the
@@ -270,9 +293,19 @@ pub fn render_template_as_written(
     data.insert("__cl".into(), Value::Array(bound));
     // The data moves into Handlebars' context (`render_template` would serialize a copy).
     let data = handlebars::Context::from(Value::Object(data));
-    registry(html)
-        .render_template_with_context(&source, &data)
-        .map_err(|e| format!("template error: {}", e.reason()))
+    let template = compiled(&source).map_err(|e| {
+        format!(
+            "template error: {}",
+            handlebars::RenderError::from(e).reason()
+        )
+    })?;
+    let mut out = handlebars::StringOutput::new();
+    let mut rc = RenderContext::new(None);
+    let rendered = template
+        .render(registry(html), &data, &mut rc, &mut out)
+        .and_then(|()| out.into_string().map_err(handlebars::RenderError::from))
+        .map_err(|e| format!("template error: {}", e.reason()));
+    rendered
 }
 
 #[cfg(test)]
@@ -297,6 +330,27 @@ mod tests {
         scopes.insert("incident".into(), incident.clone());
         scopes.insert("connector".into(), json!({"apikey": "sk-secret"}));
         render_template(&parse_template(src).unwrap(), html, &Ctx(incident), scopes)
+    }
+
+    /// The compiled template is shared between renders; the data is not.
+    #[test]
+    fn a_cached_template_renders_each_call_with_its_own_data() {
+        let t = parse_template("Hello {{incident.name}} <<incident.name>>").unwrap();
+        for name in ["ann", "bob", "{{incident.name}}"] {
+            let incident = json!({ "name": name });
+            let mut scopes = Map::new();
+            scopes.insert("incident".into(), incident.clone());
+            assert_eq!(
+                render_template(&t, false, &Ctx(incident), scopes).unwrap(),
+                format!("Hello {name} {name}")
+            );
+        }
+        // A syntax error is reported every time, not cached as a success.
+        let bad = parse_template("{{#if x}}open").unwrap();
+        for _ in 0..2 {
+            let e = render_template(&bad, false, &Ctx(json!({})), Map::new()).unwrap_err();
+            assert!(e.starts_with("template error:"), "{e}");
+        }
     }
 
     #[test]
