@@ -129,7 +129,7 @@ fn fail(msg: impl std::fmt::Display) -> i32 {
 
 pub fn run(args: RunArgs) -> i32 {
     let limits = &args.limits;
-    let ws = Workspace::load_for_run(
+    let ws = Workspace::load_with(
         &run_files(&args.playbook, args.connections.as_deref(), &args.commands),
         limits,
     );

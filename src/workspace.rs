@@ -91,80 +91,6 @@ impl Workspace {
         Workspace::new(crate::util::par_map(files, |f| load_file(f, limits)))
     }
 
-    /// Loads what a run of `files[0]` needs from `files` (the playbook, its connections and the
-    /// files beside it): every file that is not plainly a playbook (`load::scan`), and of the
-    /// other playbooks those whose command a loaded playbook calls, transitively. If a command
-    /// is still unknown, every file is loaded, so a run never fails for a file it skipped.
-    pub fn load_for_run(files: &[PathBuf], limits: &crate::limits::Limits) -> Self {
-        let Some(first) = files.first() else {
-            return Workspace::new(Vec::new());
-        };
-        let named: Vec<Option<String>> = crate::util::par_map(files, |f| {
-            if std::ptr::eq(f, first) {
-                return None;
-            }
-            let small =
-                std::fs::metadata(f).is_ok_and(|m| limits.file_too_large(m.len()).is_none());
-            let text = small.then(|| std::fs::read_to_string(f).ok()).flatten()?;
-            crate::load::scan::playbook_name(&text).map(|n| crate::util::pascal_case(&n))
-        });
-        let mut pending: Vec<(&PathBuf, String)> = Vec::new();
-        let mut now: Vec<&PathBuf> = Vec::new();
-        for (f, name) in files.iter().zip(named) {
-            match name {
-                Some(command) => pending.push((f, command)),
-                None => now.push(f),
-            }
-        }
-        let mut loaded: Vec<Loaded> = Vec::new();
-        while !now.is_empty() {
-            let batch = crate::util::par_map(&now, |f| load_file(f, limits));
-            now.clear();
-            for l in &batch {
-                let Some(Document::Playbook(p)) = &l.document else {
-                    continue;
-                };
-                for name in commands_called(p) {
-                    pending.retain(|(f, command)| {
-                        let wanted = command == name;
-                        if wanted {
-                            now.push(f);
-                        }
-                        !wanted
-                    });
-                }
-            }
-            loaded.extend(batch);
-        }
-        let ws = Workspace::new(loaded);
-        // Among the playbooks the run reaches (from the first file, through the commands it
-        // calls), is a command still unknown? Then a skipped file may define it.
-        let mut reached = vec![first.display().to_string()];
-        let mut unknown = false;
-        let mut i = 0;
-        while i < reached.len() && !unknown {
-            let playbook = ws.loaded.iter().find(|l| l.file.path == reached[i]);
-            if let Some(Document::Playbook(p)) = playbook.and_then(|l| l.document.as_ref()) {
-                for c in commands_called(p) {
-                    match ws.registry.get(c).map(|c| &c.implementation) {
-                        None => unknown = true,
-                        Some(Implementation::Playbook(nested)) => {
-                            if !reached.contains(&nested.file.path) {
-                                reached.push(nested.file.path.clone());
-                            }
-                        }
-                        Some(_) => {}
-                    }
-                }
-            }
-            i += 1;
-        }
-        if unknown && !pending.is_empty() {
-            return Workspace::load_with(files, limits);
-        }
-        ws
-    }
-
     fn add_integration(&mut self, i: Arc<IntegrationFile>) {
         let prefix = integration_prefix(&i.name.value);
         for c in i.commands.values() {
@@ -201,17 +127,24 @@ impl Workspace {
                 continue;
             };
             if let Some(Document::Playbook(p)) = &l.document {
-                for name in commands_called(p) {
-                    let defining = match self.registry.get(name).map(|c| &c.implementation) {
-                        Some(Implementation::Playbook(p)) => Some(p.file.path.clone()),
-                        Some(Implementation::Integration { integration, .. }) => {
-                            Some(integration.file.path.clone())
-                        }
-                        _ => None,
-                    };
-                    if let Some(f) = defining {
-                        if !files.contains(&f) {
-                            files.push(f);
+                for t in p.tasks.values() {
+                    let names = t
+                        .command
+                        .iter()
+                        .map(|c| c.value.as_str())
+                        .chain(t.steps.iter().map(|s| s.command.value.as_str()));
+                    for name in names {
+                        let defining = match self.registry.get(name).map(|c| &c.implementation) {
+                            Some(Implementation::Playbook(p)) => Some(p.file.path.clone()),
+                            Some(Implementation::Integration { integration, .. }) => {
+                                Some(integration.file.path.clone())
+                            }
+                            _ => None,
+                        };
+                        if let Some(f) = defining {
+                            if !files.contains(&f) {
+                                files.push(f);
+                            }
                         }
                     }
                 }
@@ -360,16 +293,6 @@ fn playbook_command(p: &Arc<Playbook>) -> Command {
         },
         implementation: Implementation::Playbook(p.clone()),
     }
-}
-
-/// The names of the commands a playbook's tasks call (transform steps included).
-fn commands_called(p: &Playbook) -> impl Iterator<Item = &str> {
-    p.tasks.values().flat_map(|t| {
-        t.command
-            .iter()
-            .map(|c| c.value.as_str())
-            .chain(t.steps.iter().map(|s| s.command.value.as_str()))
-    })
 }
 
 #[cfg(test)]

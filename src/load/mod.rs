@@ -7,7 +7,6 @@ pub mod keys;
 pub mod node;
 mod playbook;
 mod reader;
-pub mod scan;
 mod testfile;
 
 use crate::diagnostic::{Diagnostic, SourceFile};
