@@ -154,6 +154,20 @@ impl Ctx {
     }
 }
 
+/// The data `Scopes::data_for` would pass for `reads`: only the named scopes (`item` and
+/// `index` always) and, under `tasks`, only the named tasks.
+fn narrow(
+    mut all: Map<String, Value>,
+    reads: Option<codeless::template::ReadSet>,
+) -> Map<String, Value> {
+    let Some(reads) = reads else { return all };
+    all.retain(|k, _| k == "item" || k == "index" || reads.roots.iter().any(|r| r == k));
+    if let (Some(ids), Some(Value::Object(tasks))) = (&reads.tasks, all.get_mut("tasks")) {
+        tasks.retain(|id, _| ids.iter().any(|i| i == id));
+    }
+    all
+}
+
 /// The `<<...>>` parser and resolver. Besides not panicking: a string without references is
 /// its own literal (with `\<<` unescaped), and every reference's offsets lie inside the string.
 pub fn template(data: &[u8]) {
@@ -193,11 +207,13 @@ pub fn text_template(data: &[u8]) {
     match parse_template(s) {
         // As the engine renders it: from the text as written (`raw`).
         Ok(t) => {
-            let _ = render_template_as_written(&t, Some(s), html, &ctx, |source| {
-                // What the engine computes to choose the data, on the same source.
-                let _ = codeless::template::read_set(source);
-                ctx.scopes()
+            // Differential: the data the engine narrows to (`read_set`, as in
+            // `Scopes::data_for`) renders exactly what the whole data renders.
+            let full = render_template_as_written(&t, Some(s), html, &ctx, |_| ctx.scopes());
+            let narrowed = render_template_as_written(&t, Some(s), html, &ctx, |source| {
+                narrow(ctx.scopes(), codeless::template::read_set(source))
             });
+            assert_eq!(full, narrowed, "read_set left out data the template reads");
             let _ = codeless::template::read_set(s);
             let _ = render_template(&t, html, &ctx, ctx.scopes());
         }

@@ -141,14 +141,20 @@ fn path_tokens(args: &str) -> Vec<&str> {
     out
 }
 
-/// The [`ReadSet`] of a Handlebars source; `None` when it may read anything: `@root`, `../`,
-/// `lookup` (a computed name), or the root context itself (`this` or `.` outside any block).
+/// The [`ReadSet`] of a Handlebars source; `None` when it may read anything. That is any use of
+/// the context itself (`this`, `.`, at any depth: inside `#if` or an `else` branch it is still
+/// the root), `@root`, `../`, `lookup` (a computed name), partials and decorators, raw blocks,
+/// escaped mustaches, a first segment in brackets (`[tasks]`), or a string literal the scan
+/// cannot follow. Only plain named paths narrow the set; anything unusual keeps the old
+/// behaviour of handing the template every scope.
 pub fn read_set(source: &str) -> Option<ReadSet> {
+    if source.contains("{{{{") || source.contains("\\{{") {
+        return None;
+    }
     let mut set = ReadSet {
         roots: Vec::new(),
         tasks: Some(Vec::new()),
     };
-    let mut depth = 0i32;
     let mut rest = source;
     while let Some(open) = rest.find("{{") {
         let after = &rest[open + 2..];
@@ -170,31 +176,32 @@ pub fn read_set(source: &str) -> Option<ReadSet> {
         if body.starts_with('!') {
             continue;
         }
-        if body.contains("@root") || body.contains("../") || body.contains("lookup") {
+        let unfollowable = body.contains("@root")
+            || body.contains("../")
+            || body.contains("lookup")
+            || body.starts_with(['>', '*'])
+            || body.starts_with("#>")
+            || body.starts_with("#*")
+            // A string literal holding `}}` ends the mustache later than the scan thinks.
+            || body.matches('"').count() % 2 == 1
+            || body.matches('\'').count() % 2 == 1;
+        if unfollowable {
             return None;
         }
-        let (opens, args) = match body.as_bytes().first() {
-            Some(b'#' | b'^') => (true, &body[1..]),
-            Some(b'/') => {
-                depth -= 1;
-                continue;
-            }
-            _ => (false, body),
-        };
+        let args = body.trim_start_matches(['#', '^', '/']);
         let tokens = path_tokens(args)
             .into_iter()
             .filter(|t| !t.starts_with('"') && !t.starts_with('\''));
         for t in tokens {
-            let is_root_context = t == "this"
+            let context_itself = t == "this"
                 || t == "."
                 || t.starts_with("this.")
                 || t.starts_with("this/")
-                || t.starts_with("./");
-            if is_root_context {
-                if depth <= 0 {
-                    return None;
-                }
-                continue;
+                || t.starts_with("this[")
+                || t.starts_with("./")
+                || t.starts_with('[');
+            if context_itself {
+                return None;
             }
             let first = t.split(['.', '/', '[']).next().unwrap_or(t);
             if !set.roots.iter().any(|r| r == first) {
@@ -215,9 +222,6 @@ pub fn read_set(source: &str) -> Option<ReadSet> {
                 // `tasks` itself, or `tasks.` with nothing after it.
                 _ => set.tasks = None,
             }
-        }
-        if opens {
-            depth += 1;
         }
     }
     Some(set)
@@ -362,20 +366,20 @@ mod tests {
             Some(vec!["scan".to_owned(), "odd id".to_owned()])
         );
         assert_eq!(
-            ids("{{#each tasks.a.rawData}}{{this.x}} {{name}}{{/each}}{{#with tasks/b}}{{returnData}}{{/with}}"),
+            ids("{{#each tasks.a.rawData}}{{name}}{{/each}}{{#with tasks/b}}{{returnData}}{{/with}}"),
             Some(vec!["a".to_owned(), "b".to_owned()])
         );
         // Helper names count as roots too (a harmless superset); unnamed scopes are left out.
         let r = roots("Hi {{incident.title}} {{#if input.x}}y{{/if}}");
         assert!(r.iter().any(|x| x == "incident") && r.iter().any(|x| x == "input"));
         assert!(!r.iter().any(|x| x == "event" || x == "tasks"));
-        // Prose and comments are not paths; `this` inside a block is the block's context.
+        // Prose and comments are not paths.
         assert_eq!(
             ids("this tasks list {{!-- {{tasks}} }} --}} {{! tasks }}"),
             Some(vec![])
         );
-        assert!(read_set("{{#each incident.ips}}{{this}}{{.}}{{/each}}").is_some());
-        // Anything that can reach every task, or the root itself, reads everything.
+        // Anything that can reach every task, or the root itself, reads everything. `this`
+        // counts at any depth: inside `#if` or an `else` branch it is still the root.
         for src in [
             "{{#each tasks}}{{@key}}{{/each}}",
             "{{json tasks}}",
@@ -385,11 +389,28 @@ mod tests {
             "{{json this}}",
             "{{#each this}}{{@key}}{{/each}}",
             "{{.}}",
+            "{{#if incident.title}}{{json this}}{{/if}}",
+            "{{#each incident.empty}}x{{else}}{{json this}}{{/each}}",
+            "{{#if 1}}a{{^}}b{{/if}}{{json this}}",
+            "{{#each incident.ips}}{{this}}{{/each}}",
+            "{{#*inline \"p\"}}{{tasks.a.status}}{{/inline}}{{> p}}",
+            "{{#> p}}{{tasks.a.status}}{{/p}}",
+            "\\{{#if x}} {{tasks.a.status}}",
+            "{{{{raw}}}}{{#a}}{{{{/raw}}}}{{tasks.a.status}}",
+            "{{log \"}} {{#with x}}\"}}{{tasks.b.status}}",
+            "{{[tasks].a.returnData}}",
+            "{{[incident].title}}",
+            "{{json [tasks].a}}",
         ] {
             assert!(read_set(src).is_none_or(|r| r.tasks.is_none()), "{src}");
         }
-        assert!(read_set("{{json this}}").is_none());
-        assert!(read_set("{{#each this}}x{{/each}}").is_none());
+        for src in [
+            "{{json this}}",
+            "{{#if incident.title}}{{json this}}{{/if}}",
+            "{{[incident].title}}",
+        ] {
+            assert!(read_set(src).is_none(), "{src}");
+        }
     }
 
     #[test]
