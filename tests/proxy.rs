@@ -50,16 +50,10 @@ fn an_http_proxy_from_the_environment_carries_plain_http_requests() {
     .expect("the connections");
     let (addr, seen) = proxy();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_codeless"));
-    for var in [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-        "NO_PROXY",
-        "no_proxy",
-    ] {
+    for var in codeless::http::PROXY_VARIABLES
+        .iter()
+        .chain(&["NO_PROXY", "no_proxy"])
+    {
         cmd.env_remove(var);
     }
     let out = cmd

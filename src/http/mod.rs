@@ -5,7 +5,7 @@
 pub mod retry;
 mod send;
 
-pub use send::Clients;
+pub use send::{Clients, PROXY_VARIABLES};
 
 use crate::commands::args::value_to_text;
 use crate::files::FileStore;
@@ -355,25 +355,15 @@ const DEFAULT_ERROR_PATHS: &[&str] = &[
 fn network_error(e: &send::SendError, p: &Prepared) -> String {
     use send::SendError;
     let host = p.url.host_str().unwrap_or("?");
-    let e = match e {
-        SendError::Client(message) | SendError::BadRedirect(message) => return message.clone(),
-        SendError::TimedOut => return timed_out(p),
-        SendError::Direct {
+    match e {
+        SendError::Client(message) | SendError::BadRedirect(message) => message.clone(),
+        SendError::TimedOut => timed_out(p),
+        SendError::TooManyRedirects => format!("too many redirects from {host} (a redirect loop?)"),
+        SendError::Failed {
             connect: true,
             cause,
-        } => return format!("cannot connect to {host}: {cause}"),
-        SendError::Direct { cause, .. } => return format!("request to {host} failed: {cause}"),
-        SendError::TooManyRedirects => {
-            return format!("too many redirects from {host} (a redirect loop?)")
-        }
-        SendError::Http(e) => e,
-    };
-    if e.is_timeout() {
-        timed_out(p)
-    } else if e.is_connect() {
-        format!("cannot connect to {host}: {}", root_cause(e))
-    } else {
-        format!("request to {host} failed: {}", root_cause(e))
+        } => format!("cannot connect to {host}: {cause}"),
+        SendError::Failed { cause, .. } => format!("request to {host} failed: {cause}"),
     }
 }
 

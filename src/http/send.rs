@@ -85,7 +85,7 @@ impl Clients {
     /// The reqwest client for a hop. A proxy may itself speak TLS, so with a proxy
     /// configured every hop uses a client with roots.
     fn for_hop(&self, p: &Prepared) -> Result<&reqwest::Client, String> {
-        let kind = if p.url.scheme() == "http" && !proxy_configured() {
+        let kind = if plain_http(p) {
             Kind::Plain
         } else if p.verify_tls {
             Kind::Verifying
@@ -114,36 +114,41 @@ impl Clients {
     }
 }
 
-/// Whether a hop can go straight to hyper: plain HTTP, no proxy, no multipart body (reqwest
-/// encodes those). (On macOS and Windows reqwest also reads the system's proxy settings, which
-/// we cannot see: there, never.)
+/// Whether a hop can go straight to hyper: plain HTTP without a proxy, and no multipart body
+/// (reqwest encodes those).
 fn goes_direct(p: &Prepared) -> bool {
-    p.url.scheme() == "http" && !proxy_configured() && !matches!(p.body, Body::Multipart(_))
+    plain_http(p) && !matches!(p.body, Body::Multipart(_))
 }
 
-fn proxy_configured() -> bool {
-    static CONFIGURED: OnceLock<bool> = OnceLock::new();
-    *CONFIGURED.get_or_init(|| {
-        cfg!(any(target_os = "macos", windows))
-            || [
-                "HTTP_PROXY",
-                "http_proxy",
-                "HTTPS_PROXY",
-                "https_proxy",
-                "ALL_PROXY",
-                "all_proxy",
-            ]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
-    })
+/// A plain `http://` hop with no proxy in the way: it needs no TLS. (On macOS and Windows
+/// reqwest also reads the system's proxy settings, which we cannot see: there, never.)
+fn plain_http(p: &Prepared) -> bool {
+    static NO_PROXY: OnceLock<bool> = OnceLock::new();
+    p.url.scheme() == "http"
+        && *NO_PROXY.get_or_init(|| {
+            !cfg!(any(target_os = "macos", windows))
+                && !PROXY_VARIABLES
+                    .iter()
+                    .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+        })
 }
 
+/// The environment variables reqwest takes proxies from.
+pub const PROXY_VARIABLES: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// Why a request got no response, whichever client sent it.
 #[derive(Debug)]
 pub enum SendError {
     Client(String),
-    Http(reqwest::Error),
-    /// From hyper's client: the connection could not be made, or the exchange failed.
-    Direct {
+    /// The connection could not be made (`connect`), or the exchange failed.
+    Failed {
         connect: bool,
         cause: String,
     },
@@ -240,7 +245,16 @@ pub async fn send(clients: &Clients, p: &Prepared) -> Result<Response, SendError
                     .timeout(left)
                     .send()
                     .await
-                    .map_err(SendError::Http)?,
+                    .map_err(|e| {
+                        if e.is_timeout() {
+                            SendError::TimedOut
+                        } else {
+                            SendError::Failed {
+                                connect: e.is_connect(),
+                                cause: super::root_cause(&e),
+                            }
+                        }
+                    })?,
             )
         };
         let status = resp.status();
@@ -292,14 +306,15 @@ fn redirected(cur: &Prepared, status: StatusCode, next: Url) -> Prepared {
         }
         n.body = Body::None;
         n.headers.retain(|(k, _)| {
-            ![
-                "content-type",
-                "content-length",
-                "content-encoding",
-                "transfer-encoding",
-            ]
-            .iter()
-            .any(|h| k.eq_ignore_ascii_case(h))
+            !one_of(
+                k,
+                &[
+                    "content-type",
+                    "content-length",
+                    "content-encoding",
+                    "transfer-encoding",
+                ],
+            )
         });
     }
     let cross_origin = next.host_str() != cur.url.host_str()
@@ -310,23 +325,22 @@ fn redirected(cur: &Prepared, status: StatusCode, next: Url) -> Prepared {
         // key in `X-Api-Key` must not follow a redirect to another host).
         n.basic = None;
         n.headers.retain(|(k, _)| {
-            ![
-                "authorization",
-                "cookie",
-                "cookie2",
-                "proxy-authorization",
-                "www-authenticate",
-            ]
-            .iter()
-            .any(|h| k.eq_ignore_ascii_case(h))
-                && !cur.secret_headers.iter().any(|h| k.eq_ignore_ascii_case(h))
+            !one_of(
+                k,
+                &[
+                    "authorization",
+                    "cookie",
+                    "cookie2",
+                    "proxy-authorization",
+                    "www-authenticate",
+                ],
+            ) && !one_of(k, &cur.secret_headers)
         });
     }
     // The browsers' default policy (strict-origin-when-cross-origin), stricter than reqwest's:
     // another origin learns only where the request came from, not its path and query, which
     // may carry an API key.
-    n.headers
-        .retain(|(k, _)| !k.eq_ignore_ascii_case("referer"));
+    n.headers.retain(|(k, _)| !one_of(k, &["referer"]));
     if !(next.scheme() == "http" && cur.url.scheme() == "https") {
         let mut referer = cur.url.clone();
         let _ = referer.set_username("");
@@ -358,7 +372,7 @@ async fn send_direct(
     let sent = tokio::time::timeout_at(deadline.into(), client.request(request))
         .await
         .map_err(|_| SendError::TimedOut)?;
-    let resp = sent.map_err(|e| SendError::Direct {
+    let resp = sent.map_err(|e| SendError::Failed {
         connect: e.is_connect(),
         cause: super::root_cause(&e),
     })?;
@@ -412,6 +426,11 @@ fn direct_request(p: &Prepared) -> Result<hyper::Request<Full<Bytes>>, hyper::ht
 
 fn has_header(headers: &[(String, String)], name: &str) -> bool {
     headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
+}
+
+/// Whether header `name` is one of `names` (header names ignore case).
+fn one_of(name: &str, names: &[impl AsRef<str>]) -> bool {
+    names.iter().any(|n| name.eq_ignore_ascii_case(n.as_ref()))
 }
 
 /// `Basic base64(user:password)`, as reqwest's `basic_auth` writes it.
@@ -592,7 +611,7 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2));
         let p = prepared("http://127.0.0.1:9/x", Method::GET, &[], Body::None);
         match send(&clients, &p).await {
-            Err(SendError::Direct { connect, cause }) => {
+            Err(SendError::Failed { connect, cause }) => {
                 assert!(connect, "{cause}");
                 assert!(!cause.is_empty());
             }
