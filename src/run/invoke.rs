@@ -503,26 +503,22 @@ pub async fn call(
             // a 1,000-element batch up front cost page faults, not just memory). Unordered, so
             // a slow element holds up only its own slot; elements still start in order, so
             // mocks are drawn in element order too.
-            let total = list.len();
-            let done = std::sync::atomic::AtomicUsize::new(0);
-            let calls = list.into_iter().enumerate().map(|(i, args)| {
-                let done = &done;
-                async move {
-                    let r = call_once(cmd, task_id, args, conn, services).await;
-                    let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                    services.progress.batch(task_id, n, total);
-                    (i, r)
-                }
-            });
             use futures::StreamExt;
-            let mut finished: Vec<_> = futures::stream::iter(calls)
-                .buffer_unordered(services.concurrency)
-                .collect()
-                .await;
+            let total = list.len();
+            let mut running =
+                futures::stream::iter(list.into_iter().enumerate())
+                    .map(|(i, args)| async move {
+                        (i, call_once(cmd, task_id, args, conn, services).await)
+                    })
+                    .buffer_unordered(services.concurrency);
+            let mut finished = Vec::with_capacity(total);
+            while let Some(r) = running.next().await {
+                finished.push(r);
+                services.progress.batch(task_id, finished.len(), total);
+            }
             finished.sort_unstable_by_key(|(i, _)| *i);
-            let done: Vec<_> = finished.into_iter().map(|(_, r)| r).collect();
-            let retries = done.iter().map(|(_, r)| r).sum();
-            let outs = done.into_iter().map(|(o, _)| o).collect();
+            let retries = finished.iter().map(|(_, (_, r))| r).sum();
+            let outs = finished.into_iter().map(|(_, (o, _))| o).collect();
             (aggregate(&cmd.spec.display, outs), retries)
         }
     }
