@@ -22,6 +22,11 @@ use std::time::Instant;
 
 const REQUESTS: usize = 1000;
 
+// The `codeless` binary's allocator (src/main.rs), so a client's ceiling is read on equal terms.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn parsed(body: &[u8]) -> usize {
     usize::from(serde_json::from_slice::<serde_json::Value>(body).is_ok())
 }

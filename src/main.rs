@@ -5,6 +5,13 @@ use codeless::cli;
 use codeless::report::Format;
 use std::path::PathBuf;
 
+// glibc's malloc grows and trims its per-thread arenas with mprotect/madvise and faults in fresh
+// pages as a run's outputs accumulate; mimalloc reuses its per-thread pages. Measured in
+// bench/README.md ("fourth session"); built without transparent huge pages (see Cargo.toml).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "codeless",

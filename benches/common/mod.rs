@@ -4,6 +4,11 @@
 
 use std::fmt::Write as _;
 
+// The `codeless` binary's allocator (src/main.rs), so these figures are the binary's.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A chain of `n` utility-command tasks; each upper-cases what the previous one returned, so
 /// every task resolves one template against the run's state and calls one command.
 pub fn chain(n: usize) -> String {
