@@ -187,16 +187,19 @@ pub fn build_calls(
             },
             Some(v) => v,
         };
-        if let (true, Value::Array(items)) = (p.ty.is_scalar(), &v) {
-            if let Some((other, _)) = &batch {
-                return Err(format!(
-                    "parameters `{other}` and `{}` both received lists; batch execution runs over one list",
-                    p.name
-                ));
+        let v = match v {
+            Value::Array(items) if p.ty.is_scalar() => {
+                if let Some((other, _)) = &batch {
+                    return Err(format!(
+                        "parameters `{other}` and `{}` both received lists; batch execution runs over one list",
+                        p.name
+                    ));
+                }
+                batch = Some((p.name.clone(), items));
+                continue;
             }
-            batch = Some((p.name.clone(), items.clone()));
-            continue;
-        }
+            v => v,
+        };
         let v = coerce(p.ty, v.clone())
             .map_err(|e| format!("parameter `{}`: {e} (value: {})", p.name, clip(&v)))?;
         p.check_bounds(&v)
