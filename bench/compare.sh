@@ -25,7 +25,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 REL="$CARGO_TARGET_DIR/release"
 
 echo "building codeless and the benchmark helpers (release) ..." >&2
-(cd "$ROOT" && cargo build --release --quiet --bin codeless --example bench_driver --example bench_server --example bench_client)
+# CARGO_ARGS: extra cargo build arguments, e.g. CARGO_ARGS=--no-default-features for glibc's malloc.
+# shellcheck disable=SC2086
+(cd "$ROOT" && cargo build --release --quiet ${CARGO_ARGS:-} --bin codeless --example bench_driver --example bench_server --example bench_client)
 
 if ! command -v wrk >/dev/null; then
     echo "installing wrk (Debian package) ..." >&2

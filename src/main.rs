@@ -5,9 +5,9 @@ use codeless::cli;
 use codeless::report::Format;
 use std::path::PathBuf;
 
-// glibc's malloc grows and trims its per-thread arenas with mprotect/madvise and faults in fresh
-// pages as a run's outputs accumulate; mimalloc reuses its per-thread pages. Measured in
-// bench/README.md ("fourth session"); built without transparent huge pages (see Cargo.toml).
+// glibc's malloc grows and trims its per-thread arenas with mprotect and faults in fresh pages
+// as a run's outputs accumulate; mimalloc reuses its per-thread pages. Measured in
+// bench/README.md ("fourth session"); which mimalloc, and why, is in Cargo.toml.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -402,25 +402,19 @@ async fn read_body(
             ));
         }
     }
-    // The chunks are kept as they come and joined once, at the size now known. Growing one Vec
-    // instead copies the body at every doubling, and the allocator may keep the freed blocks
-    // for a while: the peak memory of refusing a 50 MB response (tests/faults.rs) was 87 MB
-    // that way with mimalloc's defaults.
-    let mut chunks = Vec::new();
-    let mut total = 0usize;
+    let mut body = BodyBuffer::new(resp.content_length().map(|n| n as usize));
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) => {
-                total += chunk.len();
-                if total > limit {
+                if body.len().saturating_add(chunk.len()) > limit {
                     return Err(format!(
                         "the response is larger than the response-size limit of {limit} bytes ({})",
                         crate::limits::raise_hint("response-size")
                     ));
                 }
-                chunks.push(chunk);
+                body.push(&chunk);
             }
-            Ok(None) => return Ok((content_type, joined(chunks, total))),
+            Ok(None) => return Ok((content_type, body.finish())),
             Err(send::BodyError::TimedOut) => return Err(timed_out(p)),
             Err(send::BodyError::Broken(cause)) => {
                 return Err(format!(
@@ -431,19 +425,64 @@ async fn read_body(
     }
 }
 
-/// The body's chunks as one buffer; a body that came in one chunk is not copied when the
-/// chunk owns its buffer alone.
-fn joined(mut chunks: Vec<hyper::body::Bytes>, total: usize) -> Vec<u8> {
-    if chunks.len() == 1 {
-        if let Some(only) = chunks.pop() {
-            return Vec::from(only);
+/// A response body read into segments of fixed capacity. Each chunk is copied in, so hyper's
+/// read buffers are released however small the chunks are (keeping the chunks themselves cost
+/// ~600 MB for 16 MiB sent one byte per chunk), and nothing already read is copied again while
+/// the body grows (a doubling Vec copies it at every step and, with an allocator that keeps
+/// freed blocks a while, held about twice the body: tests/faults.rs's 50 MB response).
+struct BodyBuffer {
+    full: Vec<Vec<u8>>,
+    current: Vec<u8>,
+    len: usize,
+}
+
+impl BodyBuffer {
+    const SEGMENT: usize = 64 * 1024;
+    /// The most reserved up front for an announced length, whatever the limit: a server's
+    /// Content-Length alone never makes a large allocation.
+    const FIRST_MAX: usize = 16 * 1024 * 1024;
+
+    /// `expected`: the announced Content-Length; a body that keeps to it (up to `FIRST_MAX`)
+    /// fills one segment and is returned without a copy.
+    fn new(expected: Option<usize>) -> Self {
+        let first = expected.map_or(Self::SEGMENT, |n| n.min(Self::FIRST_MAX));
+        BodyBuffer {
+            full: Vec::new(),
+            current: Vec::with_capacity(first),
+            len: 0,
         }
     }
-    let mut body = Vec::with_capacity(total);
-    for chunk in &chunks {
-        body.extend_from_slice(chunk);
+
+    fn len(&self) -> usize {
+        self.len
     }
-    body
+
+    fn push(&mut self, mut data: &[u8]) {
+        self.len += data.len();
+        while !data.is_empty() {
+            let room = self.current.capacity() - self.current.len();
+            if room == 0 {
+                let next = Vec::with_capacity(Self::SEGMENT);
+                self.full.push(std::mem::replace(&mut self.current, next));
+                continue;
+            }
+            let n = room.min(data.len());
+            self.current.extend_from_slice(&data[..n]);
+            data = &data[n..];
+        }
+    }
+
+    fn finish(self) -> Vec<u8> {
+        if self.full.is_empty() {
+            return self.current;
+        }
+        let mut body = Vec::with_capacity(self.len);
+        for segment in self.full {
+            body.extend_from_slice(&segment);
+        }
+        body.extend_from_slice(&self.current);
+        body
+    }
 }
 
 fn to_output(
@@ -925,6 +964,46 @@ fn save_output(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_body_buffer_joins_what_was_pushed_in_order() {
+        use super::BodyBuffer;
+        let pieces: Vec<Vec<u8>> = (0..200_000u32)
+            .map(|i| vec![(i % 251) as u8; (i % 7) as usize])
+            .collect();
+        let whole: Vec<u8> = pieces.concat();
+        assert!(whole.len() > 8 * BodyBuffer::SEGMENT, "spans many segments");
+        for expected in [None, Some(0), Some(10), Some(whole.len())] {
+            let mut b = BodyBuffer::new(expected);
+            for p in &pieces {
+                b.push(p);
+            }
+            assert_eq!(b.len(), whole.len());
+            let joined = b.finish();
+            assert_eq!(joined, whole, "expected length {expected:?}");
+        }
+        // Large pieces cross segment boundaries too.
+        let mut b = BodyBuffer::new(None);
+        b.push(&whole);
+        b.push(b"end");
+        assert_eq!(b.finish(), [whole.as_slice(), b"end"].concat());
+        assert!(BodyBuffer::new(None).finish().is_empty());
+    }
+
+    #[test]
+    fn a_body_that_keeps_to_its_announced_length_is_not_copied_at_the_end() {
+        use super::BodyBuffer;
+        let mut b = BodyBuffer::new(Some(100_000));
+        b.push(&[1; 60_000]);
+        b.push(&[2; 40_000]);
+        assert!(b.full.is_empty(), "one segment");
+        let body = b.finish();
+        assert_eq!(body.len(), 100_000);
+        assert_eq!(body.capacity(), 100_000);
+        // An announced length is trusted only up to FIRST_MAX.
+        let huge = BodyBuffer::new(Some(usize::MAX));
+        assert_eq!(huge.current.capacity(), BodyBuffer::FIRST_MAX);
+    }
+
     use super::join_url;
 
     #[test]
