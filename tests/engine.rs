@@ -179,6 +179,18 @@ async fn batch_runs_per_element_with_item_and_index() {
 }
 
 #[tokio::test]
+async fn two_lists_for_two_single_value_parameters_fail_the_task_clearly() {
+    let yaml = format!("{HEADER}tasks:\n  each: {{ command: concatToRear, input: {{ input: <<incident.ips>>, value: <<incident.ips>> }} }}\n");
+    let doc = run_with(&yaml, json!({"ips": ["a", "b"]}), json!({}), 4).await;
+    assert_eq!(status(&doc, "each"), "Failed");
+    let msg = doc["tasks"]["each"]["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("parameters `input` and `value` both received lists; batch execution runs over one list"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
 async fn batch_with_some_failures_is_partially_successful() {
     let yaml = format!("{HEADER}tasks:\n  each: {{ command: concatToRear, input: {{ input: <<incident.ips>>, value: x }} }}\n");
     let mocks = json!({"each": [{"returnData": "ok"}, {"error": {"status_code": 404, "message": "not found"}}, {"returnData": "ok"}]});

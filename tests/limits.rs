@@ -415,6 +415,71 @@ fn response_size_caps_http_bodies() {
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
 }
 
+/// A server answering every request with `body` chunked, `chunk` bytes per chunk, no length.
+fn serve_chunked(body: &'static str, chunk: usize) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut s = stream;
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let mut out = String::from("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n");
+            for piece in body.as_bytes().chunks(chunk) {
+                let piece = std::str::from_utf8(piece).expect("ASCII body");
+                out.push_str(&format!("{:x}\r\n{piece}\r\n", piece.len()));
+            }
+            out.push_str("0\r\n\r\n");
+            let _ = s.write_all(out.as_bytes());
+        }
+    });
+    url
+}
+
+/// Without a Content-Length the limit is checked while reading: a body of exactly the limit
+/// passes whole, one byte more is refused.
+#[test]
+fn response_size_caps_chunked_bodies_at_the_exact_byte() {
+    let body = "{\"data\": \"0123456789012345678901234567890123456789\"}";
+    let url = serve_chunked(body, 5);
+    let conns = format!(
+        "kind: connections\nconnections:\n  api:\n    integration: REST API Callback\n    params: {{ requesturl: \"{url}\" }}\n"
+    );
+    let dir = dir_with(&[("conns.yaml", &conns)]);
+    let run = |limit: &str| {
+        let limit = format!("response-size={limit}");
+        codeless(
+            dir.path(),
+            &[
+                "command",
+                "RESTAPICallback.SendRequest",
+                "--connections",
+                "conns.yaml",
+                "--input",
+                "method=GET",
+                "--input",
+                "url=/x",
+                "--limit",
+                &limit,
+            ],
+        )
+    };
+    let o = run("52");
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("0123456789012345678901234567890123456789"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run("51");
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("the response is larger than the response-size limit of 51 bytes"),
+        "{out}"
+    );
+}
+
 /// The deepest nesting allowed (64 levels of playbooks calling playbooks) runs without
 /// overflowing a stack; with the default limit (8) the same chain fails cleanly.
 #[test]
