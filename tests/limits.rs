@@ -413,6 +413,17 @@ fn response_size_caps_http_bodies() {
     );
     let o = codeless(dir.path(), &args("response-size=1KiB"));
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    // The announced length is compared with the limit to the byte.
+    let o = codeless(dir.path(), &args("response-size=52"));
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let o = codeless(dir.path(), &args("response-size=51"));
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o)
+            .contains("the response is 52 bytes, more than the response-size limit of 51 bytes"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 /// A server answering every request with `body` chunked, `chunk` bytes per chunk, no length.

@@ -394,15 +394,18 @@ async fn read_body(
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    if let Some(len) = resp.content_length() {
-        if len as usize > limit {
+    let announced = resp
+        .content_length()
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    if let Some(len) = announced {
+        if len > limit {
             return Err(format!(
                 "the response is {len} bytes, more than the response-size limit of {limit} bytes ({})",
                 crate::limits::raise_hint("response-size")
             ));
         }
     }
-    let mut body = BodyBuffer::new(resp.content_length().map(|n| n as usize));
+    let mut body = BodyBuffer::new(announced);
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) => {
@@ -430,6 +433,9 @@ async fn read_body(
 /// ~600 MB for 16 MiB sent one byte per chunk), and nothing already read is copied again while
 /// the body grows (a doubling Vec copies it at every step and, with an allocator that keeps
 /// freed blocks a while, held about twice the body: tests/faults.rs's 50 MB response).
+/// A body that arrives as announced by its Content-Length fills the first segment and is used
+/// as it is; any other body over 64 KiB is joined once at the end, so for that moment it takes
+/// about twice its size.
 struct BodyBuffer {
     full: Vec<Vec<u8>>,
     current: Vec<u8>,
@@ -438,17 +444,20 @@ struct BodyBuffer {
 
 impl BodyBuffer {
     const SEGMENT: usize = 64 * 1024;
-    /// The most reserved up front for an announced length, whatever the limit: a server's
-    /// Content-Length alone never makes a large allocation.
+    /// The most reserved up front for an announced length, whatever the limit.
     const FIRST_MAX: usize = 16 * 1024 * 1024;
 
-    /// `expected`: the announced Content-Length; a body that keeps to it (up to `FIRST_MAX`)
-    /// fills one segment and is returned without a copy.
+    /// `expected`: the announced Content-Length (already checked against the limit). The
+    /// reservation is only tried: where the system refuses it, the body goes into segments.
     fn new(expected: Option<usize>) -> Self {
+        let mut current = Vec::new();
         let first = expected.map_or(Self::SEGMENT, |n| n.min(Self::FIRST_MAX));
+        if current.try_reserve_exact(first).is_err() {
+            current = Vec::with_capacity(Self::SEGMENT);
+        }
         BodyBuffer {
             full: Vec::new(),
-            current: Vec::with_capacity(first),
+            current,
             len: 0,
         }
     }
@@ -477,6 +486,7 @@ impl BodyBuffer {
             return self.current;
         }
         let mut body = Vec::with_capacity(self.len);
+        // Each segment is freed as soon as it is copied.
         for segment in self.full {
             body.extend_from_slice(&segment);
         }
