@@ -68,6 +68,8 @@ def main():
     ap.add_argument("--wrk", default="wrk")
     ap.add_argument("--client", required=True, help="the bench_client example binary")
     ap.add_argument("--wrk-seconds", type=int, default=2, help="per wrk measurement")
+    ap.add_argument("--httpbin", default=None,
+                    help="base URL of a running httpbin (../shared/oracles): the batch against it too")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     R = a.runs
@@ -288,6 +290,38 @@ def main():
     raw["http"]["cpu_per_request_s"] = dict(per_req)
     for who, c in per_req:
         rows.append((f"HTTP: CPU per request (user + system), {who}", fmt_s(c), "", "", "", None))
+    if a.httpbin:
+        # The same batch against httpbin under gunicorn: a server that, like most real APIs,
+        # costs far more per request than either client. Paired rounds as above.
+        hb = os.path.join(data, "httpbin")
+        os.makedirs(hb, exist_ok=True)
+        with open(os.path.join(hb, "urls.json"), "w") as f:
+            json.dump({"urls": [f"/anything/item/{i}" for i in range(1000)]}, f)
+        hb_conns = os.path.join(hb, "connections.yaml")
+        with open(hb_conns, "w") as f:
+            f.write("kind: connections\nconnections:\n  loopback:\n"
+                    f"    integration: REST API Callback\n    params: {{ requesturl: \"{a.httpbin}\" }}\n")
+        hb_rounds = []
+        for _ in range(R):
+            _, _, _, out = run([a.wrk, "-t2", "-c16", f"-d{a.wrk_seconds}s", f"{a.httpbin}/anything/item/0"])
+            w = next(float(l.split()[1]) for l in out.decode().splitlines() if l.startswith("Requests/sec:"))
+            rates = []
+            for _ in range(3):
+                _, _, _, out = run([a.driver, "phases", batch, os.path.join(hb, "urls.json"), hb_conns, "16"])
+                d = json.loads(out)
+                if d["status"] != "Successful":
+                    sys.exit("the HTTP batch against httpbin did not succeed")
+                rates.append(1000 / (d["run_ms"] / 1000))
+            hb_rounds.append({"wrk_c16": w, "batch_run": med(rates)})
+        raw["http"]["httpbin_rounds"] = hb_rounds
+        shares = [r["batch_run"] / r["wrk_c16"] for r in hb_rounds]
+        rows.append(("HTTP against httpbin (gunicorn, 16 threads; the server is the bottleneck): "
+                     "1,000 `SendRequest` as one batch task, --concurrency 16, against wrk -t2 -c16",
+                     f"{med([r['batch_run'] for r in hb_rounds]):,.0f} req/s (run)",
+                     f"wrk: {med([r['wrk_c16'] for r in hb_rounds]):,.0f} req/s",
+                     f"{med(shares):.0%} of wrk (rounds: {min(shares):.0%}–{max(shares):.0%})",
+                     "", None))
+
     fan = os.path.join(http, "fanout", "playbook.yaml")
     for conc in (16, 64):
         walls, rps = [], []

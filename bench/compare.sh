@@ -18,6 +18,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUNS="${RUNS:-5}"
+# HTTPBIN=http://127.0.0.1:18080 (after ../shared/oracles/oracles.sh start) adds the HTTP batch
+# against httpbin, a server-bound endpoint, beside the fast loopback server.
 OUT=""
 if [[ "${1:-}" == "--out" ]]; then OUT="$(realpath -m "${2:?--out FILE}")"; fi
 
@@ -71,4 +73,5 @@ PORT="$(head -n1 "$TMP/port")"
     --data "$TMP/data" \
     --port "$PORT" \
     --runs "$RUNS" \
+    ${HTTPBIN:+--httpbin "$HTTPBIN"} \
     ${OUT:+--out "$OUT"}
