@@ -364,8 +364,9 @@ fn command_retries_caps_retry_requests() {
     );
 }
 
-/// A one-shot HTTP server answering every request with `body`; returns its base URL.
-fn serve(body: &'static str) -> String {
+/// A server answering every request with `response` (status line, headers and body); returns
+/// its base URL.
+fn serve_response(response: String) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     std::thread::spawn(move || {
@@ -373,25 +374,45 @@ fn serve(body: &'static str) -> String {
             let mut s = stream;
             let mut buf = [0u8; 4096];
             let _ = s.read(&mut buf);
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
+            let _ = s.write_all(response.as_bytes());
         }
     });
     url
 }
 
-#[test]
-fn response_size_caps_http_bodies() {
-    let url = serve("{\"data\": \"0123456789012345678901234567890123456789\"}");
+/// A server answering every request with `body` and its Content-Length.
+fn serve(body: &str) -> String {
+    serve_response(format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    ))
+}
+
+/// A server answering every request with `body` chunked, `chunk` bytes per chunk, no length.
+fn serve_chunked(body: &str, chunk: usize) -> String {
+    let mut out = String::from("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n");
+    for piece in body.as_bytes().chunks(chunk) {
+        let piece = std::str::from_utf8(piece).expect("ASCII body");
+        out.push_str(&format!("{:x}\r\n{piece}\r\n", piece.len()));
+    }
+    out.push_str("0\r\n\r\n");
+    serve_response(out)
+}
+
+/// A directory holding a REST API Callback connection `api` to `url`.
+fn api_connection(url: &str) -> tempfile::TempDir {
     let conns = format!(
         "kind: connections\nconnections:\n  api:\n    integration: REST API Callback\n    params: {{ requesturl: \"{url}\" }}\n"
     );
-    let dir = dir_with(&[("conns.yaml", &conns)]);
-    let args = |limit: &'static str| {
-        vec![
+    dir_with(&[("conns.yaml", &conns)])
+}
+
+/// `GET /x` through `RESTAPICallback.SendRequest` in `dir`, under `--limit response-size=LIMIT`.
+fn send_request(dir: &Path, limit: &str) -> Output {
+    let limit = format!("response-size={limit}");
+    codeless(
+        dir,
+        &[
             "command",
             "RESTAPICallback.SendRequest",
             "--connections",
@@ -401,22 +422,29 @@ fn response_size_caps_http_bodies() {
             "--input",
             "url=/x",
             "--limit",
-            limit,
-        ]
-    };
-    let o = codeless(dir.path(), &args("response-size=16"));
+            &limit,
+        ],
+    )
+}
+
+#[test]
+fn response_size_caps_http_bodies() {
+    let dir = api_connection(&serve(
+        "{\"data\": \"0123456789012345678901234567890123456789\"}",
+    ));
+    let o = send_request(dir.path(), "16");
     assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
     assert!(
         out.contains("the response is 52 bytes, more than the response-size limit of 16 bytes"),
         "{out}"
     );
-    let o = codeless(dir.path(), &args("response-size=1KiB"));
+    let o = send_request(dir.path(), "1KiB");
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     // The announced length is compared with the limit to the byte.
-    let o = codeless(dir.path(), &args("response-size=52"));
+    let o = send_request(dir.path(), "52");
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
-    let o = codeless(dir.path(), &args("response-size=51"));
+    let o = send_request(dir.path(), "51");
     assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
     assert!(
         stdout(&o)
@@ -426,63 +454,20 @@ fn response_size_caps_http_bodies() {
     );
 }
 
-/// A server answering every request with `body` chunked, `chunk` bytes per chunk, no length.
-fn serve_chunked(body: &'static str, chunk: usize) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut s = stream;
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf);
-            let mut out = String::from("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n");
-            for piece in body.as_bytes().chunks(chunk) {
-                let piece = std::str::from_utf8(piece).expect("ASCII body");
-                out.push_str(&format!("{:x}\r\n{piece}\r\n", piece.len()));
-            }
-            out.push_str("0\r\n\r\n");
-            let _ = s.write_all(out.as_bytes());
-        }
-    });
-    url
-}
-
 /// Without a Content-Length the limit is checked while reading: a body of exactly the limit
 /// passes whole, one byte more is refused.
 #[test]
 fn response_size_caps_chunked_bodies_at_the_exact_byte() {
     let body = "{\"data\": \"0123456789012345678901234567890123456789\"}";
-    let url = serve_chunked(body, 5);
-    let conns = format!(
-        "kind: connections\nconnections:\n  api:\n    integration: REST API Callback\n    params: {{ requesturl: \"{url}\" }}\n"
-    );
-    let dir = dir_with(&[("conns.yaml", &conns)]);
-    let run = |limit: &str| {
-        let limit = format!("response-size={limit}");
-        codeless(
-            dir.path(),
-            &[
-                "command",
-                "RESTAPICallback.SendRequest",
-                "--connections",
-                "conns.yaml",
-                "--input",
-                "method=GET",
-                "--input",
-                "url=/x",
-                "--limit",
-                &limit,
-            ],
-        )
-    };
-    let o = run("52");
+    let dir = api_connection(&serve_chunked(body, 5));
+    let o = send_request(dir.path(), "52");
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert!(
         stdout(&o).contains("0123456789012345678901234567890123456789"),
         "{}",
         stdout(&o)
     );
-    let o = run("51");
+    let o = send_request(dir.path(), "51");
     assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
     assert!(
