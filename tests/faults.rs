@@ -499,24 +499,8 @@ async fn serve(mut s: TcpStream, fault: Fault) {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
         }
-        Fault::TinyChunks => {
-            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
-            if s.write_all(head.as_bytes()).await.is_err() {
-                return;
-            }
-            // 64 KiB of one-byte chunks per write.
-            let block = b"1\r\n7\r\n".repeat(64 * 1024);
-            let mut sent = 0;
-            while sent < HUGE {
-                if s.write_all(&block).await.is_err() {
-                    return; // the client hung up, as it should
-                }
-                sent += 64 * 1024;
-            }
-            let _ = s.write_all(b"0\r\n\r\n").await;
-        }
-        Fault::HugeWithLength | Fault::HugeChunked => {
-            let chunked = matches!(fault, Fault::HugeChunked);
+        Fault::HugeWithLength | Fault::HugeChunked | Fault::TinyChunks => {
+            let chunked = !matches!(fault, Fault::HugeWithLength);
             let head = if chunked {
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_owned()
             } else {
@@ -525,20 +509,24 @@ async fn serve(mut s: TcpStream, fault: Fault) {
             if s.write_all(head.as_bytes()).await.is_err() {
                 return;
             }
-            // Generated as it goes: the server holds 64 KiB at a time, never 50 MB.
+            // Generated as it goes: the server holds 64 KiB of body at a time, never 50 MB.
             let block = vec![b'7'; 64 * 1024];
             let mut sent = 0;
             while sent < HUGE {
                 let n = block.len().min(HUGE - sent);
-                let ok = if chunked {
-                    let mut frame = format!("{n:x}\r\n").into_bytes();
-                    frame.extend_from_slice(&block[..n]);
-                    frame.extend_from_slice(b"\r\n");
-                    s.write_all(&frame).await.is_ok()
-                } else {
-                    s.write_all(&block[..n]).await.is_ok()
+                let piece = &block[..n];
+                let frame: Vec<u8> = match fault {
+                    Fault::HugeChunked => {
+                        [format!("{n:x}\r\n").as_bytes(), piece, b"\r\n"].concat()
+                    }
+                    // One chunk per byte.
+                    Fault::TinyChunks => piece
+                        .iter()
+                        .flat_map(|&b| [b'1', b'\r', b'\n', b, b'\r', b'\n'])
+                        .collect(),
+                    _ => piece.to_vec(),
                 };
-                if !ok {
+                if s.write_all(&frame).await.is_err() {
                     return; // the client hung up, as it should
                 }
                 sent += n;
