@@ -185,9 +185,9 @@ def main():
     # cores the client's CPU is taken from the server's.
     cpu_per_req = {}
 
-    def wrk(threads, conns):
-        """wrk's req/s; also records its CPU per request."""
-        _, cpu, _, out = run([a.wrk, f"-t{threads}", f"-c{conns}", f"-d{a.wrk_seconds}s", url])
+    def wrk(threads, conns, target=url):
+        """wrk's req/s on `target`; on the loopback server also records its CPU per request."""
+        _, cpu, _, out = run([a.wrk, f"-t{threads}", f"-c{conns}", f"-d{a.wrk_seconds}s", target])
         rate = total = None
         for line in out.decode().splitlines():
             if line.startswith("Requests/sec:"):
@@ -196,7 +196,8 @@ def main():
                 total = int(line.split()[0])
         if rate is None or not total:
             sys.exit(f"cannot read wrk's output:\n{out.decode()}")
-        cpu_per_req.setdefault(f"wrk -c{conns}", []).append(cpu / total)
+        if target == url:
+            cpu_per_req.setdefault(f"wrk -c{conns}", []).append(cpu / total)
         return rate
 
     wrk1 = med([wrk(1, 1) for _ in range(3)])
@@ -205,15 +206,16 @@ def main():
             os.path.join(http, "connections.yaml"), "-q"]
     conns = os.path.join(http, "connections.yaml")
 
-    def in_process(playbook, concurrency, incident="urls.json"):
+    def in_process(playbook, concurrency, incident="urls.json", folder=http, connections=conns):
         """req/s of the run alone (bench_driver phases: no process start, no YAML, no printing);
-        also records the process's CPU under `incident`."""
-        _, cpu, _, out = run([a.driver, "phases", playbook, os.path.join(http, incident), conns,
-                              str(concurrency)])
+        against the loopback server, also records the process's CPU under `incident`."""
+        _, cpu, _, out = run([a.driver, "phases", playbook, os.path.join(folder, incident),
+                              connections, str(concurrency)])
         d = json.loads(out)
         if d["status"] != "Successful":
-            sys.exit(f"{playbook} did not succeed")
-        cpu_per_req.setdefault(f"codeless {os.path.basename(os.path.dirname(playbook))} {incident}", []).append(cpu)
+            sys.exit(f"{playbook} did not succeed against {connections}")
+        if connections == conns:
+            cpu_per_req.setdefault(f"codeless {os.path.basename(os.path.dirname(playbook))} {incident}", []).append(cpu)
         return 1000 / (d["run_ms"] / 1000)
 
     # The same batch with one URL: what a run costs besides its requests.
@@ -303,15 +305,8 @@ def main():
                     f"    integration: REST API Callback\n    params: {{ requesturl: \"{a.httpbin}\" }}\n")
         hb_rounds = []
         for _ in range(R):
-            _, _, _, out = run([a.wrk, "-t2", "-c16", f"-d{a.wrk_seconds}s", f"{a.httpbin}/anything/item/0"])
-            w = next(float(l.split()[1]) for l in out.decode().splitlines() if l.startswith("Requests/sec:"))
-            rates = []
-            for _ in range(3):
-                _, _, _, out = run([a.driver, "phases", batch, os.path.join(hb, "urls.json"), hb_conns, "16"])
-                d = json.loads(out)
-                if d["status"] != "Successful":
-                    sys.exit("the HTTP batch against httpbin did not succeed")
-                rates.append(1000 / (d["run_ms"] / 1000))
+            w = wrk(2, 16, f"{a.httpbin}/anything/item/0")
+            rates = [in_process(batch, 16, folder=hb, connections=hb_conns) for _ in range(3)]
             hb_rounds.append({"wrk_c16": w, "batch_run": med(rates)})
         raw["http"]["httpbin_rounds"] = hb_rounds
         shares = [r["batch_run"] / r["wrk_c16"] for r in hb_rounds]
