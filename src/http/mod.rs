@@ -974,9 +974,10 @@ fn save_output(
 
 #[cfg(test)]
 mod tests {
+    use super::{join_url, BodyBuffer};
+
     #[test]
     fn a_body_buffer_joins_what_was_pushed_in_order() {
-        use super::BodyBuffer;
         let pieces: Vec<Vec<u8>> = (0..200_000u32)
             .map(|i| vec![(i % 251) as u8; (i % 7) as usize])
             .collect();
@@ -1001,7 +1002,6 @@ mod tests {
 
     #[test]
     fn a_body_that_keeps_to_its_announced_length_is_not_copied_at_the_end() {
-        use super::BodyBuffer;
         let mut b = BodyBuffer::new(Some(100_000));
         b.push(&[1; 60_000]);
         b.push(&[2; 40_000]);
@@ -1013,8 +1013,6 @@ mod tests {
         let huge = BodyBuffer::new(Some(usize::MAX));
         assert_eq!(huge.current.capacity(), BodyBuffer::FIRST_MAX);
     }
-
-    use super::join_url;
 
     #[test]
     fn urls_join_like_people_expect() {
