@@ -421,6 +421,106 @@ async fn a_panicking_command_fails_its_task_and_the_run_goes_on() {
     assert_eq!(doc["status"], "Partially Successful");
 }
 
+/// A batch element whose command panics fails alone; the other elements keep their results
+/// and order, and the task is Partially Successful.
+#[tokio::test]
+async fn a_panicking_batch_element_fails_alone() {
+    use codeless::commands::{Command, Implementation};
+    let yaml = format!(
+        "{HEADER}tasks:\n  each: {{ command: toUpper, input: {{ input: <<incident.words>> }} }}\n"
+    );
+    let (pb, ws) = playbook_from_str("p.yaml", &yaml).unwrap_or_else(|_| panic!("valid"));
+    let mut registry = ws.registry.clone();
+    let spec = registry.get("toUpper").expect("toUpper").spec.clone();
+    registry.add(Command {
+        spec,
+        implementation: Implementation::Utility(|args, _| match args.text("input")? {
+            "boom" => panic!("boom"),
+            other => Ok(json!(other.to_uppercase())),
+        }),
+    });
+    let (plan, _) = codeless::plan::plan(&pb);
+    let data = RunData {
+        incident: json!({"words": ["a", "boom", "c"]}),
+        ..RunData::default()
+    };
+    let r = run_playbook(
+        pb.clone(),
+        Arc::new(plan),
+        Arc::new(registry),
+        data,
+        RunOptions::default(),
+    )
+    .await;
+    let doc = run_document(&pb, &r);
+    let task = &doc["tasks"]["each"];
+    assert_eq!(task["status"], "Partially Successful", "{doc:#}");
+    assert_eq!(task["returnData"], json!(["A", "Failed", "C"]), "{doc:#}");
+    let result = task["result"].as_str().unwrap_or("");
+    assert!(result.starts_with("2 of 3 items succeeded"), "{result}");
+    assert!(
+        result.contains("item 1:") && result.contains("internal error"),
+        "{result}"
+    );
+}
+
+/// Batch elements are tasks of their own, so CPU-bound elements run on every worker thread
+/// rather than one after another in the batch's task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_elements_run_on_every_worker_thread() {
+    use codeless::commands::{Command, Implementation};
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static THREADS: Mutex<Option<HashSet<std::thread::ThreadId>>> = Mutex::new(None);
+    let yaml = format!(
+        "{HEADER}tasks:\n  each: {{ command: toUpper, input: {{ input: <<incident.words>> }} }}\n"
+    );
+    let (pb, ws) = playbook_from_str("p.yaml", &yaml).unwrap_or_else(|_| panic!("valid"));
+    let mut registry = ws.registry.clone();
+    let spec = registry.get("toUpper").expect("toUpper").spec.clone();
+    registry.add(Command {
+        spec,
+        // Blocks its thread for a while, as a CPU-bound command does.
+        implementation: Implementation::Utility(|args, _| {
+            let mut seen = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+            seen.get_or_insert_with(HashSet::new)
+                .insert(std::thread::current().id());
+            drop(seen);
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            Ok(json!(args.text("input")?.to_uppercase()))
+        }),
+    });
+    let (plan, _) = codeless::plan::plan(&pb);
+    let data = RunData {
+        incident: json!({"words": ["a", "b", "c", "d", "e", "f", "g", "h"]}),
+        ..RunData::default()
+    };
+    let started = Instant::now();
+    let r = run_playbook(
+        pb.clone(),
+        Arc::new(plan),
+        Arc::new(registry),
+        data,
+        RunOptions::default(),
+    )
+    .await;
+    let took = started.elapsed();
+    let doc = run_document(&pb, &r);
+    assert_eq!(
+        doc["tasks"]["each"]["returnData"],
+        json!(["A", "B", "C", "D", "E", "F", "G", "H"])
+    );
+    let threads = THREADS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map_or(0, HashSet::len);
+    assert!(
+        threads >= 2,
+        "8 blocking elements ran on {threads} thread(s) in {took:?}"
+    );
+}
+
 /// Commands finished inline never make the engine wait, yet a cancel is still noticed: a
 /// loop of utility commands that would run for minutes stops soon after Ctrl-C, even on a
 /// single-threaded runtime where the canceller must get a turn.
