@@ -287,9 +287,11 @@ impl Engine {
                 if self.services.trace.enabled() {
                     let inputs = match &job.work {
                         Work::Command(_, Calls::One(a)) => Value::Object(a.clone()),
-                        Work::Command(_, Calls::Batch(list)) => {
-                            Value::Array(list.iter().cloned().map(Value::Object).collect())
-                        }
+                        Work::Command(_, calls) => Value::Array(
+                            (0..calls.len())
+                                .map(|i| Value::Object(calls.element(i)))
+                                .collect(),
+                        ),
                         Work::Transform(v, _) => v.clone(),
                     };
                     self.services.trace.emit("task_started", json!({"task": job.task_id, "command": job.display, "inputs": inputs, "depth": self.services.depth}));
@@ -428,7 +430,7 @@ impl Engine {
                 let mut calls = build_calls(&cmd, first, self.services.limits.batch_size)
                     .map_err(|m| (display.clone(), m))?;
                 if uses_item {
-                    let Calls::Batch(list) = &calls else {
+                    let Calls::Batch { items: list, .. } = &calls else {
                         return Err((display, "`<<item>>`/`<<index>>` is used, but no parameter received a list, so there is no batch".into()));
                     };
                     let batch_param = cmd
@@ -467,7 +469,7 @@ impl Engine {
                             .map_err(|m| (display.clone(), format!("item {i}: {m}")))?
                         {
                             Calls::One(one) => out.push(one),
-                            Calls::Batch(_) => {
+                            Calls::Batch { .. } | Calls::Each(_) => {
                                 return Err((
                                     display,
                                     format!("item {i}: a batch element is itself a list"),
@@ -475,7 +477,7 @@ impl Engine {
                             }
                         }
                     }
-                    calls = Calls::Batch(out);
+                    calls = Calls::Each(out);
                 }
                 if task.kind.value == TaskKind::Conditional
                     && !cmd.spec.has_feature(Feature::Conditional)
@@ -1052,14 +1054,8 @@ async fn execute(job: Job, services: Arc<Services>) -> Finished {
 async fn attempt(job: &Job, services: &Services, http_retries: &AtomicU32) -> OutputModel {
     match &job.work {
         Work::Command(cmd, calls) => {
-            let (out, r) = invoke::call(
-                cmd,
-                &job.task_id,
-                calls.clone(),
-                job.connector.as_ref(),
-                services,
-            )
-            .await;
+            let (out, r) =
+                invoke::call(cmd, &job.task_id, calls, job.connector.as_ref(), services).await;
             http_retries.fetch_add(r, Ordering::Relaxed);
             out
         }
@@ -1080,7 +1076,7 @@ async fn attempt(job: &Job, services: &Services, http_retries: &AtomicU32) -> Ou
                     Err(m) => return OutputModel::failure(CommandError::new(&cmd.spec.display, m)),
                 };
                 let (out, r) =
-                    invoke::call(cmd, &job.task_id, calls, conn.as_ref(), services).await;
+                    invoke::call(cmd, &job.task_id, &calls, conn.as_ref(), services).await;
                 http_retries.fetch_add(r, Ordering::Relaxed);
                 last = out;
                 if last.failed() {
