@@ -1,6 +1,7 @@
 //! Engine overhead per task: whole runs (in process, plan and registry built once) of chains
 //! of 100 / 1,000 / 10,000 utility-command tasks, of a 1 → 1,000 → 1 fan-out/fan-in, and of
-//! chains of 100 / 1,000 `formatText` tasks (Handlebars renders).
+//! chains of 100 / 1,000 `formatText` tasks (Handlebars renders), and of one task running a
+//! command over a 1,000-element list (batch execution).
 //! Throughput is in tasks, so criterion's "elem/s" inverted is the cost of one task.
 
 mod common;
@@ -24,6 +25,8 @@ fn engine(c: &mut Criterion) {
         ("chain", 1_000, common::chain(1_000)),
         ("chain", 10_000, common::chain(10_000)),
         ("fan_out_fan_in", 1_002, common::fan_out(1_000)),
+        // One task, 1,000 batch elements: "elem/s" here is per element.
+        ("batch", 1_000, common::batch(1_000)),
         // Handlebars renders: linear since each render copies only what it reads.
         ("format_text_chain", 100, common::format_text_chain(100)),
         ("format_text_chain", 1_000, common::format_text_chain(1_000)),

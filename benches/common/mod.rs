@@ -78,6 +78,19 @@ pub fn fan_out(n: usize) -> String {
     s
 }
 
+/// One task given a list of `n` words: batch execution, one `toUpper` call per element (each
+/// a tokio task of its own), aggregated in element order.
+pub fn batch(n: usize) -> String {
+    let mut s =
+        "kind: playbook\nname: Batch\ntasks:\n  each: { command: toUpper, input: { input: ["
+            .to_owned();
+    for i in 0..n {
+        let _ = write!(s, "{}w{i}", if i == 0 { "" } else { ", " });
+    }
+    s.push_str("] } }\n");
+    s
+}
+
 /// A realistic 50-task playbook (five segments of ten: case, concatenation, IP extraction,
 /// counting, a conditional with two branches re-joined by `wait: any_once`, a batch, hashing, a
 /// transform), number `i` of a corpus. Valid: `validate` reports nothing for it.
