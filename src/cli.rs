@@ -529,7 +529,7 @@ pub fn command(args: CommandArgs) -> i32 {
     let (out, retries) = rt.block_on(crate::run::invoke::call(
         &cmd,
         "command",
-        &calls,
+        &Arc::new(calls),
         conn.as_ref(),
         &services,
     ));

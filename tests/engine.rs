@@ -355,6 +355,31 @@ async fn batch_elements_run_concurrently_within_the_bound_and_keep_their_order()
     );
 }
 
+/// A list of mocked outputs for a batch task is used in element order, whichever worker runs
+/// each element; the last mock repeats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_mocks_are_drawn_in_element_order() {
+    let yaml = format!(
+        "{HEADER}tasks:\n  each: {{ command: toUpper, input: {{ input: <<incident.words>> }} }}\n"
+    );
+    let words: Vec<String> = (0..40).map(|i| format!("w{i}")).collect();
+    let mocks: Vec<Value> = (0..30).map(|i| json!({"returnData": i})).collect();
+    let doc = run_with(
+        &yaml,
+        json!({ "words": words }),
+        json!({ "each": mocks }),
+        8,
+    )
+    .await;
+    let mut expected: Vec<Value> = (0..30).map(Value::from).collect();
+    expected.extend(std::iter::repeat_n(Value::from(29), 10));
+    assert_eq!(
+        doc["tasks"]["each"]["returnData"],
+        Value::Array(expected),
+        "{doc:#}"
+    );
+}
+
 /// A slow element holds up only its own slot: with 4 slots, 20 elements where every 4th
 /// sleeps 0.8 s take about 1.6 s (two slow ones per slot), not 5 × 0.8 s (a window that waits
 /// for its oldest element).
@@ -464,7 +489,7 @@ async fn a_panicking_batch_element_fails_alone() {
     );
 }
 
-/// Batch elements are tasks of their own, so CPU-bound elements run on every worker thread
+/// Batch elements run on worker tasks, so CPU-bound elements run on every runtime thread
 /// rather than one after another in the batch's task.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_elements_run_on_every_worker_thread() {

@@ -78,8 +78,8 @@ pub fn fan_out(n: usize) -> String {
     s
 }
 
-/// One task given a list of `n` words: batch execution, one `toUpper` call per element (each
-/// a tokio task of its own), aggregated in element order.
+/// One task given a list of `n` words: batch execution, one `toUpper` call per element (on
+/// `--concurrency` worker tasks), aggregated in element order.
 pub fn batch(n: usize) -> String {
     let mut s =
         "kind: playbook\nname: Batch\ntasks:\n  each: { command: toUpper, input: { input: ["

@@ -115,7 +115,8 @@ struct Job {
 type Connector = Option<Arc<crate::connections::ResolvedConnection>>;
 
 enum Work {
-    Command(Arc<Command>, Calls),
+    /// Shared with a batch's worker tasks.
+    Command(Arc<Command>, Arc<Calls>),
     /// The input, then each step: command, its `with:` arguments, its connection.
     Transform(Value, Vec<(Arc<Command>, Map<String, Value>, Connector)>),
 }
@@ -286,7 +287,9 @@ impl Engine {
             Ok(job) => {
                 if self.services.trace.enabled() {
                     let inputs = match &job.work {
-                        Work::Command(_, Calls::One(a)) => Value::Object(a.clone()),
+                        Work::Command(_, calls) if matches!(**calls, Calls::One(_)) => {
+                            Value::Object(calls.element(0))
+                        }
                         Work::Command(_, calls) => Value::Array(
                             (0..calls.len())
                                 .map(|i| Value::Object(calls.element(i)))
@@ -484,7 +487,7 @@ impl Engine {
                 {
                     return Err((display, format!("`{}` cannot be used in a conditional task (it lacks the conditional feature)", cmd.spec.name)));
                 }
-                Work::Command(cmd, calls)
+                Work::Command(cmd, Arc::new(calls))
             }
         };
         let display = match &work {
@@ -1076,7 +1079,8 @@ async fn attempt(job: &Job, services: &Services, http_retries: &AtomicU32) -> Ou
                     Err(m) => return OutputModel::failure(CommandError::new(&cmd.spec.display, m)),
                 };
                 let (out, r) =
-                    invoke::call(cmd, &job.task_id, &calls, conn.as_ref(), services).await;
+                    invoke::call(cmd, &job.task_id, &Arc::new(calls), conn.as_ref(), services)
+                        .await;
                 http_retries.fetch_add(r, Ordering::Relaxed);
                 last = out;
                 if last.failed() {
