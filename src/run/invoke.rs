@@ -569,22 +569,42 @@ pub async fn call(
         services: services.clone(),
         calls: calls.clone(),
         next: std::sync::Mutex::new(0),
-        finished: std::sync::atomic::AtomicUsize::new(0),
+        finished: std::sync::Mutex::new(0),
     });
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..services.concurrency.min(total) {
         workers.spawn(shared.clone().work());
     }
-    let mut finished = Vec::with_capacity(total);
+    let mut slots: Vec<Option<(OutputModel, u32)>> = Vec::new();
+    slots.resize_with(total, || None);
     while let Some(done) = workers.join_next().await {
-        // A worker is not aborted here, and it catches its elements' panics.
-        if let Ok(mut done) = done {
-            finished.append(&mut done);
+        if let Ok(done) = done {
+            for (i, out) in done {
+                if let Some(slot) = slots.get_mut(i) {
+                    *slot = Some(out);
+                }
+            }
         }
     }
-    finished.sort_unstable_by_key(|(i, _)| *i);
-    let retries = finished.iter().map(|(_, (_, r))| r).sum();
-    let outs = finished.into_iter().map(|(_, (o, _))| o).collect();
+    // Element panics are caught inside the workers; should a worker itself stop (a bug), its
+    // elements fail by name rather than vanish and shift the others' outputs.
+    let mut retries = 0;
+    let outs = slots
+        .into_iter()
+        .map(|slot| {
+            let (out, r) = slot.unwrap_or_else(|| {
+                (
+                    OutputModel::failure(CommandError::new(
+                        &cmd.spec.display,
+                        "internal error: the batch worker running this element stopped unexpectedly; please report this as a bug",
+                    )),
+                    0,
+                )
+            });
+            retries += r;
+            out
+        })
+        .collect();
     (aggregate(&cmd.spec.display, outs), retries)
 }
 
@@ -597,7 +617,8 @@ struct Batch {
     calls: Arc<Calls>,
     /// The next element to hand out.
     next: std::sync::Mutex<usize>,
-    finished: std::sync::atomic::AtomicUsize,
+    /// How many elements finished; progress is reported under this lock, so in order.
+    finished: std::sync::Mutex<usize>,
 }
 
 impl Batch {
@@ -642,10 +663,11 @@ impl Batch {
                 }
             };
             done.push((i, out));
-            let n = self
-                .finished
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.services.progress.batch(&self.task_id, n + 1, total);
+            let mut finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+            *finished += 1;
+            self.services
+                .progress
+                .batch(&self.task_id, *finished, total);
         }
     }
 }
