@@ -546,6 +546,51 @@ async fn batch_elements_run_on_every_worker_thread() {
     );
 }
 
+/// When a batch task times out, its workers take no further element, even a worker whose
+/// commands never wait (without the stop flag, one went on until tokio's budget of about 128
+/// ready operations made it yield).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_batch_starts_no_more_elements() {
+    use codeless::commands::{Command, Implementation};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static STARTED: AtomicUsize = AtomicUsize::new(0);
+    let yaml = format!("{HEADER}tasks:\n  each: {{ command: toUpper, timeout: 0.1, input: {{ input: <<incident.words>> }} }}\n");
+    let (pb, ws) = playbook_from_str("p.yaml", &yaml).unwrap_or_else(|_| panic!("valid"));
+    let mut registry = ws.registry.clone();
+    let spec = registry.get("toUpper").expect("toUpper").spec.clone();
+    registry.add(Command {
+        spec,
+        // A command that never waits: it blocks its thread for a millisecond.
+        implementation: Implementation::Utility(|args, _| {
+            STARTED.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            Ok(json!(args.text("input")?.to_uppercase()))
+        }),
+    });
+    let (plan, _) = codeless::plan::plan(&pb);
+    let words: Vec<String> = (0..5000).map(|i| format!("w{i}")).collect();
+    let data = RunData {
+        incident: json!({ "words": words }),
+        ..RunData::default()
+    };
+    let opts = RunOptions {
+        concurrency: 2,
+        ..RunOptions::default()
+    };
+    let r = run_playbook(pb.clone(), Arc::new(plan), Arc::new(registry), data, opts).await;
+    let at_timeout = STARTED.load(Ordering::Relaxed);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let after = STARTED.load(Ordering::Relaxed);
+    let doc = run_document(&pb, &r);
+    assert_eq!(status(&doc, "each"), "Failed", "{doc:#}");
+    assert!(at_timeout < 5000, "{at_timeout}");
+    assert!(
+        after - at_timeout <= 4,
+        "{} elements started after the timeout",
+        after - at_timeout
+    );
+}
+
 /// Commands finished inline never make the engine wait, yet a cancel is still noticed: a
 /// loop of utility commands that would run for minutes stops soon after Ctrl-C, even on a
 /// single-threaded runtime where the canceller must get a turn.

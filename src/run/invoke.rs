@@ -570,7 +570,9 @@ pub async fn call(
         calls: calls.clone(),
         next: std::sync::Mutex::new(0),
         finished: std::sync::Mutex::new(0),
+        dropped: std::sync::atomic::AtomicBool::new(false),
     });
+    let _stop = StopWorkers(shared.clone());
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..services.concurrency.min(total) {
         workers.spawn(shared.clone().work());
@@ -619,6 +621,21 @@ struct Batch {
     next: std::sync::Mutex<usize>,
     /// How many elements finished; progress is reported under this lock, so in order.
     finished: std::sync::Mutex<usize>,
+    /// Set when the batch's future is dropped (a timeout, a cancel): an aborted worker stops
+    /// only at its next wait, and a worker whose waits are all ready would otherwise go on
+    /// taking elements until tokio's budget makes it yield.
+    dropped: std::sync::atomic::AtomicBool,
+}
+
+/// Tells the workers to take no more elements when the batch's future goes away.
+struct StopWorkers(Arc<Batch>);
+
+impl Drop for StopWorkers {
+    fn drop(&mut self) {
+        self.0
+            .dropped
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Batch {
@@ -630,7 +647,7 @@ impl Batch {
         loop {
             let (i, mocked) = {
                 let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-                if *next >= total {
+                if *next >= total || self.dropped.load(std::sync::atomic::Ordering::Relaxed) {
                     return done;
                 }
                 *next += 1;
