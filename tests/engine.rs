@@ -446,38 +446,46 @@ async fn a_panicking_command_fails_its_task_and_the_run_goes_on() {
     assert_eq!(doc["status"], "Partially Successful");
 }
 
-/// A batch element whose command panics fails alone; the other elements keep their results
-/// and order, and the task is Partially Successful.
-#[tokio::test]
-async fn a_panicking_batch_element_fails_alone() {
+/// Runs one task that calls `toUpper`, with `f` in place of its implementation, over
+/// `words`; `extra` is added to the task (`timeout: 0.1, `). Returns the run document.
+async fn run_upper_batch(
+    extra: &str,
+    f: codeless::commands::UtilityFn,
+    words: Value,
+    opts: RunOptions,
+) -> Value {
     use codeless::commands::{Command, Implementation};
-    let yaml = format!(
-        "{HEADER}tasks:\n  each: {{ command: toUpper, input: {{ input: <<incident.words>> }} }}\n"
-    );
+    let yaml = format!("{HEADER}tasks:\n  each: {{ command: toUpper, {extra}input: {{ input: <<incident.words>> }} }}\n");
     let (pb, ws) = playbook_from_str("p.yaml", &yaml).unwrap_or_else(|_| panic!("valid"));
     let mut registry = ws.registry.clone();
     let spec = registry.get("toUpper").expect("toUpper").spec.clone();
     registry.add(Command {
         spec,
-        implementation: Implementation::Utility(|args, _| match args.text("input")? {
-            "boom" => panic!("boom"),
-            other => Ok(json!(other.to_uppercase())),
-        }),
+        implementation: Implementation::Utility(f),
     });
     let (plan, _) = codeless::plan::plan(&pb);
     let data = RunData {
-        incident: json!({"words": ["a", "boom", "c"]}),
+        incident: json!({ "words": words }),
         ..RunData::default()
     };
-    let r = run_playbook(
-        pb.clone(),
-        Arc::new(plan),
-        Arc::new(registry),
-        data,
+    let r = run_playbook(pb.clone(), Arc::new(plan), Arc::new(registry), data, opts).await;
+    run_document(&pb, &r)
+}
+
+/// A batch element whose command panics fails alone; the other elements keep their results
+/// and order, and the task is Partially Successful.
+#[tokio::test]
+async fn a_panicking_batch_element_fails_alone() {
+    let doc = run_upper_batch(
+        "",
+        |args, _| match args.text("input")? {
+            "boom" => panic!("boom"),
+            other => Ok(json!(other.to_uppercase())),
+        },
+        json!(["a", "boom", "c"]),
         RunOptions::default(),
     )
     .await;
-    let doc = run_document(&pb, &r);
     let task = &doc["tasks"]["each"];
     assert_eq!(task["status"], "Partially Successful", "{doc:#}");
     assert_eq!(task["returnData"], json!(["A", "Failed", "C"]), "{doc:#}");
@@ -493,44 +501,26 @@ async fn a_panicking_batch_element_fails_alone() {
 /// rather than one after another in the batch's task.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_elements_run_on_every_worker_thread() {
-    use codeless::commands::{Command, Implementation};
     use std::collections::HashSet;
     use std::sync::Mutex;
     static THREADS: Mutex<Option<HashSet<std::thread::ThreadId>>> = Mutex::new(None);
-    let yaml = format!(
-        "{HEADER}tasks:\n  each: {{ command: toUpper, input: {{ input: <<incident.words>> }} }}\n"
-    );
-    let (pb, ws) = playbook_from_str("p.yaml", &yaml).unwrap_or_else(|_| panic!("valid"));
-    let mut registry = ws.registry.clone();
-    let spec = registry.get("toUpper").expect("toUpper").spec.clone();
-    registry.add(Command {
-        spec,
+    let started = Instant::now();
+    let doc = run_upper_batch(
+        "",
         // Blocks its thread for a while, as a CPU-bound command does.
-        implementation: Implementation::Utility(|args, _| {
+        |args, _| {
             let mut seen = THREADS.lock().unwrap_or_else(|e| e.into_inner());
             seen.get_or_insert_with(HashSet::new)
                 .insert(std::thread::current().id());
             drop(seen);
             std::thread::sleep(std::time::Duration::from_millis(30));
             Ok(json!(args.text("input")?.to_uppercase()))
-        }),
-    });
-    let (plan, _) = codeless::plan::plan(&pb);
-    let data = RunData {
-        incident: json!({"words": ["a", "b", "c", "d", "e", "f", "g", "h"]}),
-        ..RunData::default()
-    };
-    let started = Instant::now();
-    let r = run_playbook(
-        pb.clone(),
-        Arc::new(plan),
-        Arc::new(registry),
-        data,
+        },
+        json!(["a", "b", "c", "d", "e", "f", "g", "h"]),
         RunOptions::default(),
     )
     .await;
     let took = started.elapsed();
-    let doc = run_document(&pb, &r);
     assert_eq!(
         doc["tasks"]["each"]["returnData"],
         json!(["A", "B", "C", "D", "E", "F", "G", "H"])
@@ -551,37 +541,28 @@ async fn batch_elements_run_on_every_worker_thread() {
 /// ready operations made it yield).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_batch_starts_no_more_elements() {
-    use codeless::commands::{Command, Implementation};
     use std::sync::atomic::{AtomicUsize, Ordering};
     static STARTED: AtomicUsize = AtomicUsize::new(0);
-    let yaml = format!("{HEADER}tasks:\n  each: {{ command: toUpper, timeout: 0.1, input: {{ input: <<incident.words>> }} }}\n");
-    let (pb, ws) = playbook_from_str("p.yaml", &yaml).unwrap_or_else(|_| panic!("valid"));
-    let mut registry = ws.registry.clone();
-    let spec = registry.get("toUpper").expect("toUpper").spec.clone();
-    registry.add(Command {
-        spec,
-        // A command that never waits: it blocks its thread for a millisecond.
-        implementation: Implementation::Utility(|args, _| {
-            STARTED.fetch_add(1, Ordering::Relaxed);
-            std::thread::sleep(std::time::Duration::from_millis(1));
-            Ok(json!(args.text("input")?.to_uppercase()))
-        }),
-    });
-    let (plan, _) = codeless::plan::plan(&pb);
     let words: Vec<String> = (0..5000).map(|i| format!("w{i}")).collect();
-    let data = RunData {
-        incident: json!({ "words": words }),
-        ..RunData::default()
-    };
     let opts = RunOptions {
         concurrency: 2,
         ..RunOptions::default()
     };
-    let r = run_playbook(pb.clone(), Arc::new(plan), Arc::new(registry), data, opts).await;
+    let doc = run_upper_batch(
+        "timeout: 0.1, ",
+        // A command that never waits: it blocks its thread for a millisecond.
+        |args, _| {
+            STARTED.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            Ok(json!(args.text("input")?.to_uppercase()))
+        },
+        json!(words),
+        opts,
+    )
+    .await;
     let at_timeout = STARTED.load(Ordering::Relaxed);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let after = STARTED.load(Ordering::Relaxed);
-    let doc = run_document(&pb, &r);
     assert_eq!(status(&doc, "each"), "Failed", "{doc:#}");
     assert!(at_timeout < 5000, "{at_timeout}");
     assert!(
