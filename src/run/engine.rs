@@ -133,7 +133,7 @@ impl Finished {
     fn crashed(node: usize, display: &str, cause: &str) -> Finished {
         Finished {
             node,
-            output: invoke::task_failure(display, format!("internal error: the command stopped unexpectedly ({cause}); please report this as a bug")),
+            output: invoke::internal_error(display, cause),
             retries: 0,
             duration: Duration::ZERO,
         }
@@ -287,14 +287,14 @@ impl Engine {
             Ok(job) => {
                 if self.services.trace.enabled() {
                     let inputs = match &job.work {
-                        Work::Command(_, calls) if matches!(**calls, Calls::One(_)) => {
-                            Value::Object(calls.element(0))
-                        }
-                        Work::Command(_, calls) => Value::Array(
-                            (0..calls.len())
-                                .map(|i| Value::Object(calls.element(i)))
-                                .collect(),
-                        ),
+                        Work::Command(_, calls) => match &**calls {
+                            Calls::One(a) => Value::Object(a.clone()),
+                            batch => Value::Array(
+                                (0..batch.len())
+                                    .map(|i| Value::Object(batch.element(i)))
+                                    .collect(),
+                            ),
+                        },
                         Work::Transform(v, _) => v.clone(),
                     };
                     self.services.trace.emit("task_started", json!({"task": job.task_id, "command": job.display, "inputs": inputs, "depth": self.services.depth}));
@@ -433,18 +433,16 @@ impl Engine {
                 let mut calls = build_calls(&cmd, first, self.services.limits.batch_size)
                     .map_err(|m| (display.clone(), m))?;
                 if uses_item {
-                    let Calls::Batch { items: list, .. } = &calls else {
+                    let Calls::Batch {
+                        items: list,
+                        param: batch_param,
+                        ..
+                    } = &calls
+                    else {
                         return Err((display, "`<<item>>`/`<<index>>` is used, but no parameter received a list, so there is no batch".into()));
                     };
-                    let batch_param = cmd
-                        .spec
-                        .inputs
-                        .iter()
-                        .find(|p| {
-                            p.ty.is_scalar() && matches!(args.get(&p.name), Some(Value::Array(_)))
-                        })
-                        .map(|p| p.name.clone());
-                    let items: Vec<Value> = match batch_param.as_ref().and_then(|b| args.get(b)) {
+                    // The list as given (the batch holds it coerced): `<<item>>` reads it so.
+                    let items: Vec<Value> = match args.get(batch_param) {
                         Some(Value::Array(a)) => a.clone(),
                         _ => Vec::new(),
                     };
@@ -465,9 +463,7 @@ impl Engine {
                                 a.insert(k.clone(), v);
                             }
                         }
-                        if let Some(b) = &batch_param {
-                            a.insert(b.clone(), item.clone());
-                        }
+                        a.insert(batch_param.clone(), item.clone());
                         match build_calls(&cmd, a, self.services.limits.batch_size)
                             .map_err(|m| (display.clone(), format!("item {i}: {m}")))?
                         {

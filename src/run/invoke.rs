@@ -596,10 +596,7 @@ pub async fn call(
         .map(|slot| {
             let (out, r) = slot.unwrap_or_else(|| {
                 (
-                    OutputModel::failure(CommandError::new(
-                        &cmd.spec.display,
-                        "internal error: the batch worker running this element stopped unexpectedly; please report this as a bug",
-                    )),
+                    internal_error(&cmd.spec.display, "its batch worker stopped"),
                     0,
                 )
             });
@@ -670,12 +667,9 @@ impl Batch {
                     std::panic::AssertUnwindSafe(call)
                         .catch_unwind()
                         .await
+                        // A bug in a command: this element fails, the others go on.
                         .unwrap_or_else(|_| {
-                            // A bug in a command: this element fails, the others go on.
-                            (OutputModel::failure(CommandError::new(
-                                &self.cmd.spec.display,
-                                "internal error: the command stopped unexpectedly (it panicked); please report this as a bug",
-                            )), 0)
+                            (internal_error(&self.cmd.spec.display, "it panicked"), 0)
                         })
                 }
             };
@@ -775,4 +769,13 @@ pub fn task_failure(display: &str, message: String) -> OutputModel {
     let mut o = OutputModel::failure(CommandError::new(display, message));
     o.result = summary_of(&o.result);
     o
+}
+
+/// A command that stopped by a bug (a panic): its task or batch element fails with this, and
+/// the run goes on.
+pub fn internal_error(display: &str, cause: &str) -> OutputModel {
+    task_failure(
+        display,
+        format!("internal error: the command stopped unexpectedly ({cause}); please report this as a bug"),
+    )
 }
