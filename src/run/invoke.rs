@@ -298,23 +298,9 @@ fn clip(v: &Value) -> String {
     }
 }
 
-/// Runs one call of a command (no task-level retries), honouring mocks. Returns the output
-/// and the number of retries made inside the command (HTTP retries).
-pub async fn call_once(
-    cmd: &Arc<Command>,
-    task_id: &str,
-    args: Map<String, Value>,
-    conn: Option<&Arc<ResolvedConnection>>,
-    services: &Services,
-) -> (OutputModel, u32) {
-    if let Some(out) = services.mocks.next(task_id, &cmd.spec.name, &cmd.spec) {
-        return (out, 0);
-    }
-    call_unmocked(cmd, task_id, args, conn, services).await
-}
-
-/// [`call_once`] once the mocks had no answer.
-async fn call_unmocked(
+/// Runs one call of a command (no task-level retries); the caller has consulted the mocks.
+/// Returns the output and the number of retries made inside the command (HTTP retries).
+async fn call_once(
     cmd: &Arc<Command>,
     task_id: &str,
     args: Map<String, Value>,
@@ -551,6 +537,9 @@ pub async fn call(
     services: &Services,
 ) -> (OutputModel, u32) {
     if let Calls::One(args) = &**calls {
+        if let Some(out) = services.mocks.next(task_id, &cmd.spec.name, &cmd.spec) {
+            return (out, 0);
+        }
         return call_once(cmd, task_id, args.clone(), conn, services).await;
     }
     // A batch runs on `--concurrency` worker tasks (or fewer for a short list). Each worker
@@ -657,7 +646,7 @@ impl Batch {
             let out = match mocked {
                 Some(out) => (out, 0),
                 None => {
-                    let call = call_unmocked(
+                    let call = call_once(
                         &self.cmd,
                         &self.task_id,
                         self.calls.element(i),
