@@ -4,6 +4,7 @@
 
 pub mod retry;
 mod send;
+mod urls;
 
 pub use send::{Clients, PROXY_VARIABLES};
 
@@ -622,6 +623,7 @@ fn clip(s: &str, max: usize) -> String {
 fn text_of(v: &TValue, scopes: &Scopes, what: &str) -> Result<String, String> {
     match eval(v, scopes).map_err(|e| format!("{what}: {e}"))? {
         Value::Null => Ok(String::new()),
+        Value::String(s) => Ok(s),
         other => Ok(value_to_text(&other)),
     }
 }
@@ -720,10 +722,16 @@ pub fn join_url(base: &str, path: &str) -> String {
     if path.is_empty() {
         return base.to_owned();
     }
+    // Not `format!`: this runs once a request, and the formatter cost more than the rest.
+    let mut url = String::with_capacity(base.len() + 1 + path.len());
+    url.push_str(base);
     if path.starts_with('?') {
-        return format!("{base}{path}");
+        url.push_str(path);
+    } else {
+        url.push('/');
+        url.push_str(path.trim_start_matches('/'));
     }
-    format!("{base}/{}", path.trim_start_matches('/'))
+    url
 }
 
 fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
@@ -735,7 +743,7 @@ fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
     };
     let path = path_of(&req.path, scopes)?;
     let joined = join_url(&base, &path);
-    let mut url = reqwest::Url::parse(&joined).map_err(|e| match e {
+    let mut url = urls::parse(&joined).map_err(|e| match e {
         url::ParseError::RelativeUrlWithoutBase => format!("`{}` is not an absolute URL: set the connection's base URL, or give a full http(s):// URL", clip(&joined, 200)),
         other => format!("`{}` is not a valid URL: {other}", clip(&joined, 200)),
     })?;
@@ -1030,5 +1038,11 @@ mod tests {
             "https://other/y"
         );
         assert_eq!(join_url("https://api.x/v1", "?a=1"), "https://api.x/v1?a=1");
+        assert_eq!(join_url("https://api.x/v1", "/"), "https://api.x/v1/");
+        assert_eq!(
+            join_url("https://api.x/v1", "//?a=1"),
+            "https://api.x/v1/?a=1"
+        );
+        assert_eq!(join_url(" https://api.x// ", " a/b "), "https://api.x/a/b");
     }
 }

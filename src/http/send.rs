@@ -19,7 +19,7 @@ use super::{Body, Part, Prepared};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body as _, Bytes, Incoming};
 use reqwest::header::{
-    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, USER_AGENT,
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, USER_AGENT,
 };
 use reqwest::{Method, StatusCode, Url};
 use std::sync::OnceLock;
@@ -386,24 +386,30 @@ async fn send_direct(
 
 /// The request as reqwest would put it on the wire (its `RequestBuilder` appends each header).
 fn direct_request(p: &Prepared) -> Result<hyper::Request<Full<Bytes>>, hyper::http::Error> {
-    let mut b = hyper::Request::builder()
-        .method(p.method.clone())
-        .uri(p.url.as_str());
+    // Built in place rather than with `Request::builder()`, whose every step moves the whole
+    // request through a `Result` (2.6k instructions a request, callgrind).
+    let mut headers = HeaderMap::with_capacity(p.headers.len() + 4);
     for (k, v) in &p.headers {
-        b = b.header(k.as_str(), v.as_str());
+        headers.append(
+            HeaderName::from_bytes(k.as_bytes())?,
+            HeaderValue::from_str(v)?,
+        );
     }
     if let Some((user, password)) = &p.basic {
-        b = b.header(AUTHORIZATION, basic_auth(user, password));
+        headers.append(AUTHORIZATION, basic_auth(user, password));
     }
     let body = match &p.body {
         Body::None => Bytes::new(),
         Body::Json(v) => {
-            b = b.header(CONTENT_TYPE, "application/json");
+            headers.append(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             Bytes::from(v.to_string())
         }
         Body::Form(pairs) => {
             if !has_header(&p.headers, "content-type") {
-                b = b.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+                headers.append(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                );
             }
             Bytes::from(
                 url::form_urlencoded::Serializer::new(String::new())
@@ -416,12 +422,16 @@ fn direct_request(p: &Prepared) -> Result<hyper::Request<Full<Bytes>>, hyper::ht
     };
     // reqwest's client-wide defaults, which a request's own headers replace.
     if !has_header(&p.headers, "user-agent") {
-        b = b.header(USER_AGENT, AGENT);
+        headers.append(USER_AGENT, HeaderValue::from_static(AGENT));
     }
     if !has_header(&p.headers, "accept") {
-        b = b.header(ACCEPT, "*/*");
+        headers.append(ACCEPT, HeaderValue::from_static("*/*"));
     }
-    b.body(Full::new(body))
+    let mut request = hyper::Request::new(Full::new(body));
+    *request.method_mut() = p.method.clone();
+    *request.uri_mut() = hyper::Uri::try_from(p.url.as_str())?;
+    *request.headers_mut() = headers;
+    Ok(request)
 }
 
 fn has_header(headers: &[(String, String)], name: &str) -> bool {
