@@ -108,12 +108,14 @@ pub fn summary_of(value: &Value) -> Value {
         // Serialize no more than the summary needs: a 1 MB response is not written out whole
         // to keep 200 bytes of it.
         other => {
+            // Written on the stack and then copied out at its length: the summary is kept for
+            // every element of a batch, and a 204-byte buffer per element was most of its memory.
             let mut w = Capped {
-                bytes: Vec::with_capacity(MAX + 4),
-                cap: MAX + 4,
+                buf: [0; MAX + 4],
+                len: 0,
             };
             let _ = serde_json::to_writer(&mut w, other);
-            match String::from_utf8(w.bytes) {
+            match String::from_utf8(w.buf[..w.len].to_vec()) {
                 Ok(s) => s,
                 // Cut inside a character past MAX: the valid prefix still reaches MAX.
                 Err(e) => {
@@ -135,21 +137,21 @@ pub fn summary_of(value: &Value) -> Value {
     Value::String(format!("{}…", &text[..cut]))
 }
 
-/// A writer that keeps the first `cap` bytes and then refuses more, which stops the
-/// serializer.
-struct Capped {
-    bytes: Vec<u8>,
-    cap: usize,
+/// A writer that keeps the first `N` bytes and then refuses more, which stops the serializer.
+struct Capped<const N: usize> {
+    buf: [u8; N],
+    len: usize,
 }
 
-impl std::io::Write for Capped {
+impl<const N: usize> std::io::Write for Capped<N> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let room = self.cap.saturating_sub(self.bytes.len());
+        let room = N.saturating_sub(self.len);
         if room == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
         let n = room.min(buf.len());
-        self.bytes.extend_from_slice(&buf[..n]);
+        self.buf[self.len..self.len + n].copy_from_slice(&buf[..n]);
+        self.len += n;
         Ok(n)
     }
 

@@ -558,7 +558,10 @@ pub async fn call(
         services: services.clone(),
         calls: calls.clone(),
         next: std::sync::Mutex::new(0),
-        finished: std::sync::Mutex::new(0),
+        finished: std::sync::Mutex::new(Finished {
+            count: 0,
+            slots: std::iter::repeat_with(|| None).take(total).collect(),
+        }),
         dropped: std::sync::atomic::AtomicBool::new(false),
     });
     let _stop = StopWorkers(shared.clone());
@@ -566,17 +569,14 @@ pub async fn call(
     for _ in 0..services.concurrency.min(total) {
         workers.spawn(shared.clone().work());
     }
-    let mut slots: Vec<Option<(OutputModel, u32)>> = Vec::new();
-    slots.resize_with(total, || None);
-    while let Some(done) = workers.join_next().await {
-        if let Ok(done) = done {
-            for (i, out) in done {
-                if let Some(slot) = slots.get_mut(i) {
-                    *slot = Some(out);
-                }
-            }
-        }
-    }
+    while workers.join_next().await.is_some() {}
+    let slots = std::mem::take(
+        &mut shared
+            .finished
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .slots,
+    );
     // Element panics are caught inside the workers; should a worker itself stop (a bug), its
     // elements fail by name rather than vanish and shift the others' outputs.
     let mut retries = 0;
@@ -605,12 +605,19 @@ struct Batch {
     calls: Arc<Calls>,
     /// The next element to hand out.
     next: std::sync::Mutex<usize>,
-    /// How many elements finished; progress is reported under this lock, so in order.
-    finished: std::sync::Mutex<usize>,
+    /// The elements finished; progress is reported under this lock, so in order.
+    finished: std::sync::Mutex<Finished>,
     /// Set when the batch's future is dropped (a task timeout): an aborted worker stops
     /// only at its next wait, and a worker whose waits are all ready would otherwise go on
     /// taking elements until tokio's budget makes it yield.
     dropped: std::sync::atomic::AtomicBool,
+}
+
+/// A batch's finished elements: each output goes straight into its element's slot (an output
+/// model is ~430 bytes, and a list per worker, merged at the end, held every output twice).
+struct Finished {
+    count: usize,
+    slots: Vec<Option<(OutputModel, u32)>>,
 }
 
 /// Tells the workers to take no more elements when the batch's future goes away.
@@ -625,16 +632,15 @@ impl Drop for StopWorkers {
 }
 
 impl Batch {
-    /// One worker: runs elements until none is left; returns them with their indexes.
-    async fn work(self: Arc<Self>) -> Vec<(usize, (OutputModel, u32))> {
+    /// One worker: runs elements until none is left, each into its slot of `finished`.
+    async fn work(self: Arc<Self>) {
         use futures::FutureExt;
         let total = self.calls.len();
-        let mut done = Vec::new();
         loop {
             let (i, mocked) = {
                 let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
                 if *next >= total || self.dropped.load(std::sync::atomic::Ordering::Relaxed) {
-                    return done;
+                    return;
                 }
                 *next += 1;
                 let mock =
@@ -662,12 +668,14 @@ impl Batch {
                         })
                 }
             };
-            done.push((i, out));
             let mut finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
-            *finished += 1;
+            if let Some(slot) = finished.slots.get_mut(i) {
+                *slot = Some(out);
+            }
+            finished.count += 1;
             self.services
                 .progress
-                .batch(&self.task_id, *finished, total);
+                .batch(&self.task_id, finished.count, total);
         }
     }
 }
