@@ -18,8 +18,9 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUNS="${RUNS:-5}"
-# HTTPBIN=http://127.0.0.1:18080 (after ../shared/oracles/oracles.sh start) adds the HTTP batch
-# against httpbin, a server-bound endpoint, beside the fast loopback server.
+# The HTTP batch also runs against httpbin (a server that does real work per request, as APIs
+# do), started from the venv; HTTPBIN=http://127.0.0.1:18080 uses one already running instead
+# (../shared/oracles/oracles.sh start).
 OUT=""
 if [[ "${1:-}" == "--out" ]]; then OUT="$(realpath -m "${2:?--out FILE}")"; fi
 
@@ -42,15 +43,30 @@ fi
 
 TMP="$(mktemp -d -t codeless-bench.XXXXXX)"
 SERVER_PID=""
+HTTPBIN_PID=""
 cleanup() {
     if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; fi
+    if [[ -n "$HTTPBIN_PID" ]]; then kill "$HTTPBIN_PID" 2>/dev/null || true; fi
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-echo "creating a venv with Jinja2 and jsonpath-ng ..." >&2
+echo "creating a venv with Jinja2, jsonpath-ng and httpbin ..." >&2
 python3 -m venv "$TMP/venv"
+# httpbin and gunicorn at the versions ../shared/oracles runs (the HTTP batch against a server
+# that works per request, beside the fast loopback server); unless HTTPBIN names one running.
 "$TMP/venv/bin/pip" install --quiet --disable-pip-version-check jinja2 jsonpath-ng
+if [[ -z "${HTTPBIN:-}" ]]; then
+    "$TMP/venv/bin/pip" install --quiet --disable-pip-version-check 'httpbin==0.10.4' 'gunicorn==27.0.1'
+    HB_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    # As oracles.sh starts it: one gthread worker with 16 threads.
+    (cd "$TMP" && exec "$TMP/venv/bin/gunicorn" --no-control-socket -b "127.0.0.1:$HB_PORT" \
+        -k gthread -w 1 --threads 16 httpbin:app >"$TMP/httpbin.log" 2>&1) &
+    HTTPBIN_PID=$!
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$HB_PORT") 2>/dev/null && break; sleep 0.2; done
+    (exec 3<>"/dev/tcp/127.0.0.1/$HB_PORT") 2>/dev/null || { echo "httpbin did not start:" >&2; cat "$TMP/httpbin.log" >&2; exit 1; }
+    HTTPBIN="http://127.0.0.1:$HB_PORT"
+fi
 
 # The loopback server stops by itself after 15 minutes even if this script is killed.
 "$REL/examples/bench_server" 0 900 >"$TMP/port" &
@@ -73,5 +89,5 @@ PORT="$(head -n1 "$TMP/port")"
     --data "$TMP/data" \
     --port "$PORT" \
     --runs "$RUNS" \
-    ${HTTPBIN:+--httpbin "$HTTPBIN"} \
+    --httpbin "$HTTPBIN" \
     ${OUT:+--out "$OUT"}

@@ -276,9 +276,16 @@ fn phases(file: &Path, incident: &Path, connections: Option<&Path>, concurrency:
         ..RunOptions::default()
     };
     lap("setup_ms", &mut times);
+    let faults = minor_faults();
     let fut = run_playbook(pb.clone(), Arc::new(plan), registry, data, opts);
     let r = rt.block_on(fut);
     lap("run_ms", &mut times);
+    if let (Some(before), Some(after)) = (faults, minor_faults()) {
+        times.insert(
+            "run_page_faults".into(),
+            json!(after.saturating_sub(before)),
+        );
+    }
     let doc = codeless::run::run_document(&pb, &r);
     let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     lap("document_ms", &mut times);
@@ -286,4 +293,12 @@ fn phases(file: &Path, incident: &Path, connections: Option<&Path>, concurrency:
     times.insert("status".into(), json!(r.status.as_str()));
     times.insert("document_bytes".into(), json!(text.len()));
     println!("{}", Value::Object(times));
+}
+
+/// The process's minor page faults so far (`/proc/self/stat`, field 10), where Linux gives them.
+fn minor_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; the fields after it are plain numbers.
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    after_name.split(' ').nth(7)?.parse().ok()
 }
