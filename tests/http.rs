@@ -321,6 +321,32 @@ async fn tls_failures_redirect_loops_and_bad_headers_fail_clearly() {
     assert_eq!(doc["status"], "Partially Successful");
 }
 
+/// A header object too large to send fails the task with a message, over http and https
+/// alike (http's header map, which both clients use, panics past ~24,000 entries).
+#[tokio::test]
+async fn too_many_headers_fail_the_task_clearly() {
+    let server = MockServer::start().await;
+    let headers: Vec<String> = (0..1_001).map(|i| format!("X-H{i}: v")).collect();
+    let input = format!("{{ url: /x, header: {{ {} }} }}", headers.join(", "));
+    let pb = format!("kind: playbook\nname: T\ntasks:\n  plain: {{ command: RESTAPICallback.SendRequest, input: {input}, connection: plain, on_error: continue }}\n  tls: {{ command: RESTAPICallback.SendRequest, input: {input}, connection: tls, on_error: continue }}\n");
+    let plain = server.uri();
+    let tls = plain.replace("http://", "https://");
+    let conns = format!("kind: connections\nconnections:\n  plain: {{ integration: REST API Callback, params: {{ requesturl: \"{plain}\" }} }}\n  tls: {{ integration: REST API Callback, params: {{ requesturl: \"{tls}\" }} }}\n");
+    let doc = run(&pb, &conns, &[]).await;
+    for t in ["plain", "tls"] {
+        assert_eq!(
+            doc["tasks"][t]["error"]["message"],
+            "the request has 1001 headers, more than the 1000 a request may carry: check what its headers resolve to",
+            "{t}"
+        );
+    }
+    assert!(server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty());
+}
+
 const FILES_INTEGRATION: &str = r#"kind: integration
 name: Files API
 connection:

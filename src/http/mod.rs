@@ -734,6 +734,9 @@ pub fn join_url(base: &str, path: &str) -> String {
     url
 }
 
+/// The most headers a request may carry (servers answer 431 long before this).
+const MAX_HEADERS: usize = 1_000;
+
 fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
     let http = &call.integration.http;
     let req = call.request;
@@ -830,6 +833,14 @@ fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
                 ))
             }
         },
+    }
+    // A template can resolve to an object of any size; http's header map panics past ~24,000
+    // entries, and servers refuse far fewer.
+    if headers.len() > MAX_HEADERS {
+        return Err(format!(
+            "the request has {} headers, more than the {MAX_HEADERS} a request may carry: check what its headers resolve to",
+            headers.len()
+        ));
     }
     for (k, v) in &headers {
         reqwest::header::HeaderName::from_bytes(k.as_bytes())

@@ -388,28 +388,30 @@ async fn send_direct(
 fn direct_request(p: &Prepared) -> Result<hyper::Request<Full<Bytes>>, hyper::http::Error> {
     // Built in place rather than with `Request::builder()`, whose every step moves the whole
     // request through a `Result` (2.6k instructions a request, callgrind).
-    let mut headers = HeaderMap::with_capacity(p.headers.len() + 4);
+    // `try_`: a map past http's size limit (some 24,000 headers, from a template that resolves
+    // to a huge object) is an error, as with the builder, not a panic.
+    let mut headers = HeaderMap::try_with_capacity(p.headers.len() + 4)?;
     for (k, v) in &p.headers {
-        headers.append(
+        headers.try_append(
             HeaderName::from_bytes(k.as_bytes())?,
             HeaderValue::from_str(v)?,
-        );
+        )?;
     }
     if let Some((user, password)) = &p.basic {
-        headers.append(AUTHORIZATION, basic_auth(user, password));
+        headers.try_append(AUTHORIZATION, basic_auth(user, password))?;
     }
     let body = match &p.body {
         Body::None => Bytes::new(),
         Body::Json(v) => {
-            headers.append(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            headers.try_append(CONTENT_TYPE, HeaderValue::from_static("application/json"))?;
             Bytes::from(v.to_string())
         }
         Body::Form(pairs) => {
             if !has_header(&p.headers, "content-type") {
-                headers.append(
+                headers.try_append(
                     CONTENT_TYPE,
                     HeaderValue::from_static("application/x-www-form-urlencoded"),
-                );
+                )?;
             }
             Bytes::from(
                 url::form_urlencoded::Serializer::new(String::new())
@@ -422,10 +424,10 @@ fn direct_request(p: &Prepared) -> Result<hyper::Request<Full<Bytes>>, hyper::ht
     };
     // reqwest's client-wide defaults, which a request's own headers replace.
     if !has_header(&p.headers, "user-agent") {
-        headers.append(USER_AGENT, HeaderValue::from_static(AGENT));
+        headers.try_append(USER_AGENT, HeaderValue::from_static(AGENT))?;
     }
     if !has_header(&p.headers, "accept") {
-        headers.append(ACCEPT, HeaderValue::from_static("*/*"));
+        headers.try_append(ACCEPT, HeaderValue::from_static("*/*"))?;
     }
     let mut request = hyper::Request::new(Full::new(body));
     *request.method_mut() = p.method.clone();
@@ -512,6 +514,26 @@ mod tests {
             timeout: Duration::from_secs(5),
             verify_tls: true,
         }
+    }
+
+    /// Past http's header-map limit, building the request is an error, as it was with
+    /// `Request::builder()`, not a panic.
+    #[test]
+    fn too_many_headers_are_an_error_not_a_panic() {
+        let names: Vec<String> = (0..30_000).map(|i| format!("x-h{i}")).collect();
+        let headers: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "v")).collect();
+        let p = prepared("http://127.0.0.1:9/", Method::GET, &headers, Body::None);
+        assert!(direct_request(&p).is_err());
+        let few = prepared(
+            "http://127.0.0.1:9/",
+            Method::GET,
+            &headers[..100],
+            Body::None,
+        );
+        assert_eq!(
+            direct_request(&few).map(|r| r.headers().len()).ok(),
+            Some(102)
+        );
     }
 
     /// What the server saw, headers sorted by name (hyper and reqwest may order them apart).
