@@ -117,3 +117,27 @@ mod tests {
         assert_eq!(closest("zzz", names.into_iter()), None);
     }
 }
+
+/// `secs` seconds as a `Duration`: negative and NaN are zero, and anything too large for a
+/// `Duration` (a timeout of `1e300`) is the longest one, where `Duration::from_secs_f64` panics.
+pub fn seconds(secs: f64) -> std::time::Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::try_from_secs_f64(secs).unwrap_or(std::time::Duration::MAX)
+}
+
+#[cfg(test)]
+mod seconds_tests {
+    use super::seconds;
+    use std::time::Duration;
+
+    #[test]
+    fn any_number_of_seconds_is_a_duration() {
+        assert_eq!(seconds(1.5), Duration::from_millis(1500));
+        assert_eq!(seconds(-3.0), Duration::ZERO);
+        assert_eq!(seconds(f64::NAN), Duration::ZERO);
+        assert_eq!(seconds(1e300), Duration::MAX);
+        assert_eq!(seconds(f64::INFINITY), Duration::MAX);
+    }
+}

@@ -178,6 +178,48 @@ async fn batch_runs_per_element_with_item_and_index() {
     assert_eq!(status(&doc, "each"), "Successful");
 }
 
+/// `<<item>>` and `<<index>>` in parameters that are not text (an object, a number): each
+/// element's value is checked as that parameter's type, not a text placeholder.
+#[tokio::test]
+async fn item_and_index_work_in_parameters_of_any_type() {
+    let yaml = format!("{HEADER}tasks:\n  set:\n    command: setJsonKey\n    input:\n      input: {{ id: <<item>> }}\n      key: <<incident.keys>>\n      value: <<index>>\n  sum:\n    command: add\n    input: {{ input1: <<incident.nums>>, input2: <<index>> }}\n");
+    let doc = run_with(
+        &yaml,
+        json!({"keys": ["a", "b"], "nums": [10, 20, 30]}),
+        json!({}),
+        4,
+    )
+    .await;
+    assert_eq!(
+        doc["tasks"]["set"]["returnData"],
+        json!([{"id": "a", "a": 0}, {"id": "b", "b": 1}])
+    );
+    assert_eq!(doc["tasks"]["sum"]["returnData"], json!([10, 21, 32]));
+}
+
+/// A task timeout too large for a `Duration` means no practical limit, not a panic.
+#[tokio::test]
+async fn a_huge_task_timeout_is_no_limit() {
+    let yaml = format!(
+        "{HEADER}tasks:\n  up: {{ command: toUpper, input: {{ input: abc }}, timeout: 1e300 }}\n"
+    );
+    let doc = run_with(&yaml, json!({}), json!({}), 4).await;
+    assert_eq!(status(&doc, "up"), "Successful");
+    assert_eq!(doc["tasks"]["up"]["returnData"], "ABC");
+}
+
+/// A batch element is held to the parameter's options, as a single value is.
+#[tokio::test]
+async fn batch_elements_are_checked_against_the_options() {
+    let yaml = format!("{HEADER}tasks:\n  ips: {{ command: extractIPs, input: {{ input: \"1.2.3.4\", ip_version: <<incident.versions>> }} }}\n");
+    let doc = run_with(&yaml, json!({"versions": ["ipv4", "IPv5"]}), json!({}), 4).await;
+    assert_eq!(status(&doc, "ips"), "Failed");
+    assert_eq!(
+        doc["tasks"]["ips"]["error"]["message"],
+        "parameter `ip_version`, element 1: `IPv5` is not one of: all, ipv4, ipv6"
+    );
+}
+
 #[tokio::test]
 async fn two_lists_for_two_single_value_parameters_fail_the_task_clearly() {
     let yaml = format!("{HEADER}tasks:\n  each: {{ command: concatToRear, input: {{ input: <<incident.ips>>, value: <<incident.ips>> }} }}\n");

@@ -6,11 +6,14 @@ use std::time::Duration;
 
 /// Delay before retry number `n` (0-based): `Retry-After` when the policy honours it and the
 /// server sent one, else exponential (or constant) backoff with jitter; capped at `max_delay`.
+/// Whatever `max_delay` says, no wait is longer than an hour (the longest `sleep`, too).
+pub const MAX_RETRY_DELAY: f64 = 3600.0;
+
 pub fn delay(policy: &RetryPolicy, n: u32, retry_after: Option<&str>) -> Duration {
-    let cap = policy.max_delay.max(0.0);
+    let cap = policy.max_delay.clamp(0.0, MAX_RETRY_DELAY);
     if policy.respect_retry_after {
         if let Some(secs) = retry_after.and_then(parse_retry_after) {
-            return Duration::from_secs_f64(secs.clamp(0.0, cap));
+            return crate::util::seconds(secs.clamp(0.0, cap));
         }
     }
     let base = if policy.exponential {
@@ -20,7 +23,7 @@ pub fn delay(policy: &RetryPolicy, n: u32, retry_after: Option<&str>) -> Duratio
     };
     let capped = base.min(cap);
     // "Equal jitter": half fixed, half random, so retries from many tasks spread out.
-    Duration::from_secs_f64((capped * (0.5 + 0.5 * random_unit())).max(0.0))
+    crate::util::seconds(capped * (0.5 + 0.5 * random_unit()))
 }
 
 /// `Retry-After` as seconds from now: a number of seconds, or an HTTP date.
@@ -70,6 +73,23 @@ mod tests {
             Some(0.0)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    /// Huge delays from the integration or the server wait an hour at most, and never panic
+    /// (`Duration::from_secs_f64` does on 1e20).
+    #[test]
+    fn huge_delays_are_capped_at_an_hour() {
+        let huge = RetryPolicy {
+            base_delay: 1e20,
+            max_delay: 1e300,
+            respect_retry_after: true,
+            ..RetryPolicy::default()
+        };
+        let hour = Duration::from_secs(3600);
+        assert!(delay(&huge, 0, None) <= hour);
+        assert!(delay(&huge, 0, None) >= hour / 2);
+        assert_eq!(delay(&huge, 3, Some("1e300")), hour);
+        assert_eq!(delay(&huge, 3, Some("99999999")), hour);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! Skipped/Blocked, runs loop iterations. It owns all run state and resolves templates itself;
 //! commands run as tokio tasks on owned, already-resolved arguments.
 
-use super::invoke::{self, build_calls, Calls, Services};
+use super::invoke::{self, build_calls, build_calls_deferring, Calls, Services};
 use super::progress::Progress;
 use crate::commands::{Command, Feature, ParamType, Registry};
 use crate::model::{OnError, Playbook, TKind, TValue, Task, TaskInput, TaskKind, Wait};
@@ -413,10 +413,14 @@ impl Engine {
                 // Resolve everything that does not read <<item>>/<<index>> first; a list given
                 // to a scalar parameter then decides the batch.
                 let mut args = Map::new();
+                // Parameters read per element below, and checked then.
+                let deferred: Vec<&str> = params
+                    .iter()
+                    .filter(|(_, p)| p.value.uses_item())
+                    .map(|(k, _)| k.as_str())
+                    .collect();
                 for (k, p) in params {
                     if p.value.uses_item() {
-                        // Resolved per element below; a placeholder keeps the required check quiet.
-                        args.insert(k.clone(), Value::String(String::new()));
                         continue;
                     }
                     let v = ctx
@@ -430,8 +434,9 @@ impl Engine {
                 } else {
                     std::mem::take(&mut args)
                 };
-                let mut calls = build_calls(&cmd, first, self.services.limits.batch_size)
-                    .map_err(|m| (display.clone(), m))?;
+                let mut calls =
+                    build_calls_deferring(&cmd, first, self.services.limits.batch_size, &deferred)
+                        .map_err(|m| (display.clone(), m))?;
                 if uses_item {
                     let Calls::Batch {
                         items: list,
@@ -994,7 +999,7 @@ async fn execute(job: Job, services: Arc<Services>) -> Finished {
     let output = loop {
         let attempt = attempt(&job, &services, &http_retries);
         let out = match job.timeout {
-            Some(t) => match tokio::time::timeout(Duration::from_secs_f64(t), attempt).await {
+            Some(t) => match tokio::time::timeout(crate::util::seconds(t), attempt).await {
                 Ok(o) => o,
                 Err(_) => invoke::task_failure(
                     &job.display,

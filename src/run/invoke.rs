@@ -205,13 +205,27 @@ impl Calls {
 /// A batch longer than `max_batch` elements is refused (the `batch-size` limit).
 pub fn build_calls(
     cmd: &Command,
+    args: Map<String, Value>,
+    max_batch: usize,
+) -> Result<Calls, String> {
+    build_calls_deferring(cmd, args, max_batch, &[])
+}
+
+/// `build_calls`, leaving out the parameters named in `deferred`: they read `<<item>>` and are
+/// resolved, and checked, for each element of the batch.
+pub fn build_calls_deferring(
+    cmd: &Command,
     mut args: Map<String, Value>,
     max_batch: usize,
+    deferred: &[&str],
 ) -> Result<Calls, String> {
     let spec = &cmd.spec;
     let mut out = Map::with_capacity(spec.inputs.len());
     let mut batch: Option<(String, Vec<Value>)> = None;
     for p in &spec.inputs {
+        if deferred.contains(&p.name.as_str()) {
+            continue;
+        }
         let v = match args.remove(&p.name) {
             Some(Value::Null) | None => match &p.default {
                 Some(d) => d.clone(),
@@ -238,21 +252,7 @@ pub fn build_calls(
             }
             v => v,
         };
-        let v = coerce(p.ty, v.clone())
-            .map_err(|e| format!("parameter `{}`: {e} (value: {})", p.name, clip(&v)))?;
-        p.check_bounds(&v)
-            .map_err(|e| format!("parameter `{}` ({}): {e}", p.name, p.display))?;
-        if !p.options.is_empty() {
-            if let Value::String(s) = &v {
-                if !p.options.iter().any(|o| o == s) {
-                    return Err(format!(
-                        "parameter `{}`: `{s}` is not one of: {}",
-                        p.name,
-                        p.options.join(", ")
-                    ));
-                }
-            }
-        }
+        let v = checked(p, v).map_err(|e| format!("parameter `{}`{e}", p.name))?;
         out.insert(p.name.clone(), v);
     }
     if let Some(extra) = args.keys().next() {
@@ -261,10 +261,6 @@ pub fn build_calls(
     let Some((name, items)) = batch else {
         return Ok(Calls::One(out));
     };
-    let ty = spec
-        .input(&name)
-        .map(|p| p.ty)
-        .unwrap_or(crate::commands::ParamType::Any);
     if items.len() > max_batch {
         return Err(format!(
             "parameter `{name}` received a list of {} elements, more than the batch-size limit of {max_batch} ({})",
@@ -273,13 +269,14 @@ pub fn build_calls(
         ));
     }
     let mut coerced = Vec::with_capacity(items.len());
+    let spec_of = spec.inputs.iter().find(|p| p.name == name);
     for (i, item) in items.into_iter().enumerate() {
-        let v = coerce(ty, item.clone()).map_err(|e| {
-            format!(
-                "parameter `{name}`, element {i}: {e} (value: {})",
-                clip(&item)
-            )
-        })?;
+        // Each element is checked as the parameter's value would be: type, bounds, options.
+        let v = match spec_of {
+            Some(p) => checked(p, item),
+            None => Ok(item),
+        }
+        .map_err(|e| format!("parameter `{name}`, element {i}{e}"))?;
         coerced.push(v);
     }
     Ok(Calls::Batch {
@@ -287,6 +284,26 @@ pub fn build_calls(
         param: name,
         items: coerced,
     })
+}
+
+/// `v` coerced to `p`'s type and checked against its bounds and options; the error begins with
+/// what follows the parameter's name in a message (`: ...` or ` (Display): ...`).
+fn checked(p: &crate::commands::ParamSpec, v: Value) -> Result<Value, String> {
+    let v = coerce(p.ty, v.clone()).map_err(|e| format!(": {e} (value: {})", clip(&v)))?;
+    p.check_bounds(&v)
+        .map_err(|e| format!(" ({}): {e}", p.display))?;
+    if !p.options.is_empty() {
+        if let Value::String(s) = &v {
+            if !p.options.iter().any(|o| o == s) {
+                return Err(format!(
+                    ": `{}` is not one of: {}",
+                    clip(&v).trim_matches('"'),
+                    p.options.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(v)
 }
 
 fn clip(v: &Value) -> String {
