@@ -197,6 +197,39 @@ async fn item_and_index_work_in_parameters_of_any_type() {
     assert_eq!(doc["tasks"]["sum"]["returnData"], json!([10, 21, 32]));
 }
 
+/// Tasks that each wrap the one before in more levels cannot build a value deep enough to
+/// overflow the stack (this chain crashed the process at about 4,000 levels): the task whose
+/// value would pass 256 levels fails with a message, and the run ends normally.
+#[tokio::test]
+async fn chained_tasks_cannot_nest_values_without_bound() {
+    let wrap = |inner: &str| format!("{}{inner}{}", "{a: ".repeat(20), "}".repeat(20));
+    let mut yaml = format!("{HEADER}tasks:\n");
+    for i in 0..20 {
+        let inner = if i == 0 {
+            "1".to_owned()
+        } else {
+            format!("\"<<tasks.t{}.returnData>>\"", i - 1)
+        };
+        let next = if i < 19 {
+            format!(", next: [t{}]", i + 1)
+        } else {
+            String::new()
+        };
+        yaml.push_str(&format!(
+            "  t{i}: {{ command: setJsonKey, input: {{ input: {{}}, key: a, value: {} }}{next} }}\n",
+            wrap(&inner)
+        ));
+    }
+    let doc = run_with(&yaml, json!({}), json!({}), 4).await;
+    assert_eq!(status(&doc, "t11"), "Successful");
+    assert_eq!(status(&doc, "t12"), "Failed");
+    assert_eq!(
+        doc["tasks"]["t12"]["error"]["message"],
+        "parameter `value`: the value nests more than 256 levels deep, more than a command takes"
+    );
+    assert_eq!(status(&doc, "t13"), "Blocked");
+}
+
 /// A task timeout too large for a `Duration` means no practical limit, not a panic.
 #[tokio::test]
 async fn a_huge_task_timeout_is_no_limit() {

@@ -359,6 +359,8 @@ impl Engine {
             (TaskKind::Transform, TaskInput::Value(v)) => {
                 let input = v
                     .resolve(&ctx)
+                    .map_err(|e| e.to_string())
+                    .and_then(not_too_deep)
                     .map_err(|e| ("Transform".to_owned(), format!("input: {e}")))?;
                 let mut steps = Vec::new();
                 for step in &task.steps {
@@ -374,9 +376,14 @@ impl Engine {
                     }
                     let mut with = Map::new();
                     for (k, p) in &step.with {
-                        let v = p.value.resolve(&ctx).map_err(|e| {
-                            (cmd.spec.display.clone(), format!("parameter `{k}`: {e}"))
-                        })?;
+                        let v = p
+                            .value
+                            .resolve(&ctx)
+                            .map_err(|e| e.to_string())
+                            .and_then(not_too_deep)
+                            .map_err(|e| {
+                                (cmd.spec.display.clone(), format!("parameter `{k}`: {e}"))
+                            })?;
                         with.insert(k.clone(), v);
                     }
                     let conn = self.connection(&cmd, None, &id)?;
@@ -856,6 +863,44 @@ struct Scopes<'a> {
     connector: Option<&'a Value>,
 }
 
+/// How deep a value given to a command may nest. Each task can wrap what an earlier one
+/// returned in more levels, so without a bound a chain of tasks could build values deep
+/// enough to overflow the stack when they are copied or written out (about 4,000 levels on a
+/// runtime thread in a release build; far fewer in a debug build). Incidents and responses
+/// stop at 128 levels and playbooks at 64, so real values stay well inside it.
+pub const MAX_VALUE_DEPTH: usize = 256;
+
+/// `v`, unless it nests deeper than `MAX_VALUE_DEPTH` (measured without recursion).
+fn not_too_deep(v: Value) -> Result<Value, String> {
+    if !(v.is_array() || v.is_object()) {
+        return Ok(v);
+    }
+    let mut stack = vec![(&v, 1usize)];
+    while let Some((cur, depth)) = stack.pop() {
+        let deeper = depth >= MAX_VALUE_DEPTH;
+        match cur {
+            Value::Array(a) if !a.is_empty() => {
+                if deeper {
+                    return Err(too_deep());
+                }
+                stack.extend(a.iter().map(|c| (c, depth + 1)));
+            }
+            Value::Object(m) if !m.is_empty() => {
+                if deeper {
+                    return Err(too_deep());
+                }
+                stack.extend(m.values().map(|c| (c, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    Ok(v)
+}
+
+fn too_deep() -> String {
+    format!("the value nests more than {MAX_VALUE_DEPTH} levels deep, more than a command takes")
+}
+
 impl Scopes<'_> {
     /// The value of parameter `name` of `cmd`: text templates go through Handlebars.
     fn param(&self, cmd: &Command, name: &str, v: &TValue) -> Result<Value, String> {
@@ -863,7 +908,7 @@ impl Scopes<'_> {
             Some(ty @ (ParamType::TextTemplate | ParamType::HtmlTemplate)) => {
                 self.render(v, ty == ParamType::HtmlTemplate)
             }
-            _ => v.resolve(self).map_err(|e| e.to_string()),
+            _ => not_too_deep(v.resolve(self).map_err(|e| e.to_string())?),
         }
     }
 
