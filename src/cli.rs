@@ -103,7 +103,23 @@ pub fn read_data(path: &Path, limits: &Limits) -> Result<Value, String> {
     }
     crate::load::node::parse_yaml_limited(&text, limits)
         .map(|n| n.to_json())
-        .map_err(|e| format!("{}: {}", path.display(), e.message))
+        .map_err(|e| {
+            // The same words as a playbook's YAML errors, with the line where the parser knows it.
+            let at = e
+                .span
+                .map(|s| {
+                    let upto = &text.as_bytes()[..s.start.min(text.len())];
+                    let line = upto.iter().filter(|b| **b == b'\n').count() + 1;
+                    format!(":{line}")
+                })
+                .unwrap_or_default();
+            format!(
+                "{}{at}: {} ({})",
+                path.display(),
+                crate::load::friendly_yaml_message(&e.message, limits),
+                crate::load::yaml_help(&e.message)
+            )
+        })
 }
 
 pub struct RunArgs {

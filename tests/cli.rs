@@ -140,6 +140,43 @@ fn wrong_command_lines_exit_2() {
     assert_eq!(code(&codeless(&["frobnicate"])), 2);
 }
 
+/// A YAML incident over a limit, or malformed, gets the words a playbook's YAML errors get:
+/// the limit's name, how to raise it, and the line.
+#[test]
+fn yaml_incidents_get_the_same_messages_as_playbooks() {
+    let dir = std::env::temp_dir().join(format!("codeless-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let deep = dir.join("deep.yaml");
+    let d = 70;
+    std::fs::write(
+        &deep,
+        format!("x: {}1{}\n", "{a: ".repeat(d), "}".repeat(d)),
+    )
+    .expect("written");
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, "a:\n  b: [1, 2\nc: 3\n").expect("written");
+    let run = |incident: &std::path::Path| {
+        codeless(&[
+            "run",
+            "tests/fixtures/ok.yaml",
+            "--incident",
+            &incident.display().to_string(),
+        ])
+    };
+    let o = run(&deep);
+    assert_eq!(code(&o), 2);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("deep.yaml:1: the document nests more than 64 levels deep (the yaml-depth limit) (flatten the document, or raise it with `--limit yaml-depth=N`"),
+        "{err}"
+    );
+    let o = run(&bad);
+    assert_eq!(code(&o), 2);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.yaml:3: "), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn drafts_run_only_with_the_draft_flag() {
     let o = codeless(&["run", "tests/fixtures/draft.yaml", "-q"]);

@@ -104,21 +104,7 @@ pub fn load_text(path: &str, text: impl Into<String>, limits: &Limits) -> Loaded
             let m = &e.message;
             let friendly = friendly_yaml_message(m, limits);
             let mut message = format!("YAML syntax error: {friendly}");
-            let mut help = if m.contains("multiple YAML documents") {
-                "remove the `---` line, or split the file in two".to_owned()
-            } else if m.contains("recursive references") {
-                "an alias cannot contain itself; copy the value instead".to_owned()
-            } else if m.contains("recursion limit") {
-                "the document is nested too deeply".to_owned()
-            } else if m.contains("budget breached: Depth") {
-                format!("flatten the document, or {}", raise_hint("yaml-depth"))
-            } else if m.contains("budget breached: Nodes") {
-                format!("split the document, or {}", raise_hint("yaml-nodes"))
-            } else if m.contains("budget") {
-                "the document is too large or expands too much (aliases)".to_owned()
-            } else {
-                "check indentation and quoting; in flow style quote values holding `[`, `]`, `,` or `{`".to_owned()
-            };
+            let mut help = yaml_help(m);
             let mut span = if m.contains("multiple YAML documents") {
                 second_document_marker(&file.text).or(e.span)
             } else {
@@ -262,8 +248,28 @@ fn second_document_marker(text: &str) -> Option<Span> {
     None
 }
 
+/// What to do about a YAML parser error `m`.
+pub(crate) fn yaml_help(m: &str) -> String {
+    if m.contains("multiple YAML documents") {
+        "remove the `---` line, or split the file in two".to_owned()
+    } else if m.contains("recursive references") {
+        "an alias cannot contain itself; copy the value instead".to_owned()
+    } else if m.contains("recursion limit") {
+        "the document is nested too deeply".to_owned()
+    } else if m.contains("budget breached: Depth") {
+        format!("flatten the document, or {}", raise_hint("yaml-depth"))
+    } else if m.contains("budget breached: Nodes") {
+        format!("split the document, or {}", raise_hint("yaml-nodes"))
+    } else if m.contains("budget") {
+        "the document is too large or expands too much (aliases)".to_owned()
+    } else {
+        "check indentation and quoting; in flow style quote values holding `[`, `]`, `,` or `{`"
+            .to_owned()
+    }
+}
+
 /// The YAML library's messages, in words for people who write playbooks (no library API names).
-fn friendly_yaml_message(raw: &str, limits: &Limits) -> String {
+pub(crate) fn friendly_yaml_message(raw: &str, limits: &Limits) -> String {
     if raw.contains("multiple YAML documents") {
         return "the file holds more than one YAML document (a `---` line); a file holds one"
             .into();
