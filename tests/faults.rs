@@ -398,11 +398,11 @@ async fn redirect_loops_fail_clearly() {
         o.faulty_message(),
         "too many redirects from 127.0.0.1 (a redirect loop?)"
     );
-    // Today every network-level error is retried by the integration's policy, a redirect loop
-    // too (2 retries of 11 requests each); see docs/reliability.md.
-    assert_eq!(o.task("faulty")["retries"], 2);
+    // A redirect loop will not pass: it is not retried (it was, 2 × 11 more requests, before
+    // the sixth session; see docs/reliability.md).
+    assert_eq!(o.task("faulty")["retries"], 0);
     let hits = server.received_requests().await.unwrap().len();
-    assert_eq!(hits, 3 * 11, "{hits} requests");
+    assert_eq!(hits, 11, "{hits} requests");
 }
 
 // ---- byte-level faults (a TCP server written here) -----------------------------------------

@@ -221,6 +221,9 @@ async fn network_errors_are_clear() {
         .unwrap()
         .to_owned();
     assert!(msg.starts_with("cannot connect to 127.0.0.1"), "{msg}");
+    // Retried twice by the integration's policy, and the message says so.
+    assert!(msg.ends_with(" (3 attempts)"), "{msg}");
+    assert_eq!(doc["tasks"]["call"]["retries"], 2);
     let doc = run(&send("{ url: /x }"), &conn("not a url", ""), &[]).await;
     let msg = doc["tasks"]["call"]["error"]["message"]
         .as_str()

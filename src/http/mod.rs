@@ -293,13 +293,20 @@ async fn execute_one(call: &Call<'_>, scopes: &Scopes<'_>) -> (OutputModel, u32)
             Ok(r) => r,
             Err(e) => {
                 let message = network_error(&e, &prepared);
-                if can_retry {
+                if can_retry && e.may_pass() {
                     let delay = retry::delay(&policy, retries, None);
                     retries += 1;
                     call.trace.emit("http_retry", serde_json::json!({"task": call.task_id, "method": prepared.method.as_str(), "url": prepared.url.as_str(), "error": message, "retry": retries, "delay_ms": delay.as_millis() as u64}));
                     tokio::time::sleep(delay).await;
                     continue;
                 }
+                // Say how many tries the message stands for ("timed out after 30 s" three
+                // times took over 90 s).
+                let message = if retries > 0 {
+                    format!("{message} ({} attempts)", retries + 1)
+                } else {
+                    message
+                };
                 return (fail(display, message), retries);
             }
         };
@@ -361,10 +368,20 @@ fn network_error(e: &send::SendError, p: &Prepared) -> String {
         SendError::TimedOut => timed_out(p),
         SendError::TooManyRedirects => format!("too many redirects from {host} (a redirect loop?)"),
         SendError::Failed {
-            connect: true,
+            connect,
             cause,
-        } => format!("cannot connect to {host}: {cause}"),
-        SendError::Failed { cause, .. } => format!("request to {host} failed: {cause}"),
+            hop,
+        } => {
+            let to = match hop {
+                Some(hop) => format!("{hop} (redirected from {host})"),
+                None => host.to_owned(),
+            };
+            if *connect {
+                format!("cannot connect to {to}: {cause}")
+            } else {
+                format!("request to {to} failed: {cause}")
+            }
+        }
     }
 }
 

@@ -147,14 +147,24 @@ pub const PROXY_VARIABLES: &[&str] = &[
 #[derive(Debug)]
 pub enum SendError {
     Client(String),
-    /// The connection could not be made (`connect`), or the exchange failed.
+    /// The connection could not be made (`connect`), or the exchange failed; `hop` names the
+    /// host when it was not the request's own but one a redirect led to.
     Failed {
         connect: bool,
         cause: String,
+        hop: Option<String>,
     },
     TimedOut,
     TooManyRedirects,
     BadRedirect(String),
+}
+
+impl SendError {
+    /// Whether trying again may succeed: a network failure or a timeout may pass, a redirect
+    /// loop, a redirect to another scheme or a request that cannot be built will not.
+    pub fn may_pass(&self) -> bool {
+        matches!(self, SendError::Failed { .. } | SendError::TimedOut)
+    }
 }
 
 /// A response whose body has not been read yet.
@@ -236,8 +246,19 @@ pub async fn send(clients: &Clients, p: &Prepared) -> Result<Response, SendError
         if left.is_zero() {
             return Err(SendError::TimedOut);
         }
+        // A hop a redirect led to fails under its own host's name.
+        let on_hop = |e: SendError| match e {
+            SendError::Failed { connect, cause, .. } if changed.is_some() => SendError::Failed {
+                connect,
+                cause,
+                hop: Some(cur.url.host_str().unwrap_or("?").to_owned()),
+            },
+            other => other,
+        };
         let resp = if goes_direct(cur) {
-            send_direct(clients.direct(), cur, deadline).await?
+            send_direct(clients.direct(), cur, deadline)
+                .await
+                .map_err(on_hop)?
         } else {
             let client = clients.for_hop(cur).map_err(SendError::Client)?;
             Response::Reqwest(
@@ -246,14 +267,15 @@ pub async fn send(clients: &Clients, p: &Prepared) -> Result<Response, SendError
                     .send()
                     .await
                     .map_err(|e| {
-                        if e.is_timeout() {
+                        on_hop(if e.is_timeout() {
                             SendError::TimedOut
                         } else {
                             SendError::Failed {
                                 connect: e.is_connect(),
                                 cause: super::root_cause(&e),
+                                hop: None,
                             }
-                        }
+                        })
                     })?,
             )
         };
@@ -375,6 +397,7 @@ async fn send_direct(
     let resp = sent.map_err(|e| SendError::Failed {
         connect: e.is_connect(),
         cause: super::root_cause(&e),
+        hop: None,
     })?;
     let (head, body) = resp.into_parts();
     Ok(Response::Direct {
@@ -516,6 +539,38 @@ mod tests {
         }
     }
 
+    /// A hop that a redirect led to fails under its own host's name, not the first one's.
+    #[tokio::test]
+    async fn a_failed_redirect_hop_names_its_host() {
+        let server = MockServer::start().await;
+        Mock::given(wiremock::matchers::path("/away"))
+            .respond_with(
+                ResponseTemplate::new(302).insert_header("Location", "http://localhost:9/x"),
+            )
+            .mount(&server)
+            .await;
+        let p = prepared(
+            &format!("{}/away", server.uri()),
+            Method::GET,
+            &[],
+            Body::None,
+        );
+        match send(&Clients::default(), &p).await {
+            Err(SendError::Failed { hop, connect, .. }) => {
+                assert_eq!(hop.as_deref(), Some("localhost"));
+                assert!(connect);
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("port 9 answered"),
+        }
+        // The first hop failing has no other host to name.
+        let p = prepared("http://127.0.0.1:9/x", Method::GET, &[], Body::None);
+        assert!(matches!(
+            send(&Clients::default(), &p).await,
+            Err(SendError::Failed { hop: None, .. })
+        ));
+    }
+
     /// Past http's header-map limit, building the request is an error, as it was with
     /// `Request::builder()`, not a panic.
     #[test]
@@ -643,7 +698,7 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2));
         let p = prepared("http://127.0.0.1:9/x", Method::GET, &[], Body::None);
         match send(&clients, &p).await {
-            Err(SendError::Failed { connect, cause }) => {
+            Err(SendError::Failed { connect, cause, .. }) => {
                 assert!(connect, "{cause}");
                 assert!(!cause.is_empty());
             }
