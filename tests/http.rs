@@ -72,6 +72,32 @@ async fn send_request_joins_the_url_and_sends_bearer_auth_headers_and_json() {
     assert_eq!(t["rawData"], json!({"id": "A-1", "ok": true}));
 }
 
+/// A `Content-Length` (or `Transfer-Encoding`) among the request's headers does not frame the
+/// body: the whole body arrives, with the length the client computed.
+#[tokio::test]
+async fn framing_headers_from_the_playbook_are_left_to_the_client() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/alerts"))
+        .and(header("content-length", "19"))
+        .and(body_json(json!({"alert": "t", "n": 3})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let doc = run(
+        &send("{ url: /alerts, method: POST, header: { Content-Length: \"5\", Transfer-Encoding: chunked }, body: { alert: <<incident.title>>, n: 3 } }"),
+        &conn(&server.uri(), ""),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        doc["tasks"]["call"]["status"], "Successful",
+        "{}",
+        doc["tasks"]["call"]
+    );
+}
+
 #[tokio::test]
 async fn basic_auth_and_absolute_urls() {
     let server = MockServer::start().await;

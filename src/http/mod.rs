@@ -782,7 +782,7 @@ fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
         method_text
     };
     let method = Method::from_bytes(method_text.as_bytes())
-        .map_err(|_| format!("`{method_text}` is not an HTTP method"))?;
+        .map_err(|_| format!("`{}` is not an HTTP method", clip(&method_text, 40)))?;
     let query = pairs_of(req.query.as_ref(), scopes, "query")?;
     if !query.is_empty() {
         let mut q = url.query_pairs_mut();
@@ -804,6 +804,11 @@ fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
         .into_iter()
         .chain(pairs_of(req.headers.as_ref(), scopes, "headers")?)
     {
+        // The body's framing is the client's to write: a `Content-Length` copied from another
+        // request would cut the body short or stall the server.
+        if k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding") {
+            continue;
+        }
         headers.retain(|(h, _)| !h.eq_ignore_ascii_case(&k));
         headers.push((k, value_to_text(&v)));
     }
