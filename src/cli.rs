@@ -108,9 +108,8 @@ pub fn read_data(path: &Path, limits: &Limits) -> Result<Value, String> {
             let at = e
                 .span
                 .map(|s| {
-                    let upto = &text.as_bytes()[..s.start.min(text.len())];
-                    let line = upto.iter().filter(|b| **b == b'\n').count() + 1;
-                    format!(":{line}")
+                    let file = crate::diagnostic::SourceFile::new("", text.as_str());
+                    format!(":{}", file.line_col(s.start).0)
                 })
                 .unwrap_or_default();
             format!(

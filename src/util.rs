@@ -118,6 +118,9 @@ mod tests {
     }
 }
 
+/// The longest wait codeless makes, in seconds: a `sleep`, a retry's delay, a task retry's.
+pub const MAX_WAIT_SECONDS: f64 = 3600.0;
+
 /// `secs` seconds as a `Duration`: negative and NaN are zero, and anything too large for a
 /// `Duration` (a timeout of `1e300`) is the longest one, where `Duration::from_secs_f64` panics.
 pub fn seconds(secs: f64) -> std::time::Duration {

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// The longest `sleep` accepted, in seconds.
-pub const MAX_SLEEP_SECONDS: f64 = 3600.0;
+pub const MAX_SLEEP_SECONDS: f64 = crate::util::MAX_WAIT_SECONDS;
 
 pub(super) fn register(r: &mut Registry) {
     r.add(Command {

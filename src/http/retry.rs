@@ -6,11 +6,9 @@ use std::time::Duration;
 
 /// Delay before retry number `n` (0-based): `Retry-After` when the policy honours it and the
 /// server sent one, else exponential (or constant) backoff with jitter; capped at `max_delay`.
-/// Whatever `max_delay` says, no wait is longer than an hour (the longest `sleep`, too).
-pub const MAX_RETRY_DELAY: f64 = 3600.0;
-
 pub fn delay(policy: &RetryPolicy, n: u32, retry_after: Option<&str>) -> Duration {
-    let cap = policy.max_delay.clamp(0.0, MAX_RETRY_DELAY);
+    // Whatever `max_delay` says, no wait is longer than an hour.
+    let cap = policy.max_delay.clamp(0.0, crate::util::MAX_WAIT_SECONDS);
     if policy.respect_retry_after {
         if let Some(secs) = retry_after.and_then(parse_retry_after) {
             return crate::util::seconds(secs.clamp(0.0, cap));

@@ -416,18 +416,18 @@ impl Engine {
                     TaskInput::Params(p) => p,
                     TaskInput::Value(_) => &no_params,
                 };
-                let uses_item = params.values().any(|p| p.value.uses_item());
                 // Resolve everything that does not read <<item>>/<<index>> first; a list given
-                // to a scalar parameter then decides the batch.
-                let mut args = Map::new();
-                // Parameters read per element below, and checked then.
+                // to a scalar parameter then decides the batch. The parameters that do are
+                // resolved, and checked, per element below.
                 let deferred: Vec<&str> = params
                     .iter()
                     .filter(|(_, p)| p.value.uses_item())
                     .map(|(k, _)| k.as_str())
                     .collect();
+                let uses_item = !deferred.is_empty();
+                let mut args = Map::new();
                 for (k, p) in params {
-                    if p.value.uses_item() {
+                    if deferred.contains(&k.as_str()) {
                         continue;
                     }
                     let v = ctx
@@ -468,7 +468,7 @@ impl Engine {
                         };
                         let mut a = args.clone();
                         for (k, p) in params {
-                            if p.value.uses_item() {
+                            if deferred.contains(&k.as_str()) {
                                 let v = ictx.param(&cmd, k, &p.value).map_err(|e| {
                                     (display.clone(), format!("parameter `{k}` (item {i}): {e}"))
                                 })?;
@@ -1082,8 +1082,11 @@ async fn execute(job: Job, services: Arc<Services>) -> Finished {
                     task_retries += 1;
                     retries += 1;
                     let reason = out.error.as_ref().map(|e| e.render());
-                    services.trace.emit("task_retried", json!({"task": job.task_id, "kind": "task", "retry": task_retries, "delay_ms": (secs.clamp(0.0, 3600.0) * 1000.0) as u64, "error": reason}));
-                    tokio::time::sleep(Duration::from_secs_f64(secs.clamp(0.0, 3600.0))).await;
+                    services.trace.emit("task_retried", json!({"task": job.task_id, "kind": "task", "retry": task_retries, "delay_ms": (secs.clamp(0.0, crate::util::MAX_WAIT_SECONDS) * 1000.0) as u64, "error": reason}));
+                    tokio::time::sleep(Duration::from_secs_f64(
+                        secs.clamp(0.0, crate::util::MAX_WAIT_SECONDS),
+                    ))
+                    .await;
                     continue;
                 }
             }

@@ -269,10 +269,9 @@ pub fn build_calls_deferring(
         ));
     }
     let mut coerced = Vec::with_capacity(items.len());
-    let spec_of = spec.inputs.iter().find(|p| p.name == name);
     for (i, item) in items.into_iter().enumerate() {
         // Each element is checked as the parameter's value would be: type, bounds, options.
-        let v = match spec_of {
+        let v = match spec.input(&name) {
             Some(p) => checked(p, item),
             None => Ok(item),
         }
@@ -775,7 +774,9 @@ pub fn retry_request(out: &OutputModel, retry: u32) -> Option<Duration> {
         Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
         _ => 0.0,
     };
-    Some(Duration::from_secs_f64(secs.clamp(0.0, 3600.0)))
+    Some(Duration::from_secs_f64(
+        secs.clamp(0.0, crate::util::MAX_WAIT_SECONDS),
+    ))
 }
 
 /// A summary value for a failed output of a task-level problem (bad arguments, timeouts).
