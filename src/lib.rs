@@ -18,6 +18,7 @@ pub mod report;
 pub mod run;
 pub mod schema;
 pub mod secrets;
+pub mod store;
 pub mod template;
 pub mod testing;
 pub mod util;
