@@ -451,8 +451,14 @@ fn prune_finish(ctx: &mut WriterCtx, cutoff: &str) -> Result<u64, StoreError> {
         )
         .at(&ctx.site)?;
     liveness::remove_dead(&ctx.owners_dir, ctx.current_owner());
+    // The pragma frees one page per step: step it to the end.
     ctx.conn
-        .execute_batch("PRAGMA incremental_vacuum")
+        .prepare("PRAGMA incremental_vacuum")
+        .and_then(|mut stmt| {
+            let mut rows = stmt.query([])?;
+            while rows.next()?.is_some() {}
+            Ok(())
+        })
         .at(&ctx.site)?;
     ctx.checkpoint_after_commit = true;
     Ok(definitions as u64)
