@@ -56,7 +56,11 @@ async fn appends_get_gap_free_seqs_in_order_and_read_back_intact() {
     assert_eq!(run.status, RunStatus::Running);
     assert_eq!(run.last_seq, 0);
 
-    let first = vec![entry("run_started", 1), entry("task_started", 2), entry("task_finished", 3)];
+    let first = vec![
+        entry("run_started", 1),
+        entry("task_started", 2),
+        entry("task_finished", 3),
+    ];
     assert_eq!(store.append(&run.id, first).await.unwrap(), 3);
     assert_eq!(store.append(&run.id, vec![]).await.unwrap(), 3);
     let second = vec![entry("task_started", 4), entry("task_finished", 5)];
@@ -68,10 +72,19 @@ async fn appends_get_gap_free_seqs_in_order_and_read_back_intact() {
     let kinds: Vec<&str> = journal.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
         kinds,
-        ["run_started", "task_started", "task_finished", "task_started", "task_finished"]
+        [
+            "run_started",
+            "task_started",
+            "task_finished",
+            "task_started",
+            "task_finished"
+        ]
     );
     for e in &journal {
-        assert_eq!(e.payload, json!({"n": e.seq, "text": format!("entry {}", e.seq)}));
+        assert_eq!(
+            e.payload,
+            json!({"n": e.seq, "text": format!("entry {}", e.seq)})
+        );
     }
     let page = store.read_journal(&run.id, 3, 1).await.unwrap();
     assert_eq!(page.len(), 1);
@@ -87,17 +100,27 @@ async fn appends_get_gap_free_seqs_in_order_and_read_back_intact() {
 
     // The run's end and its last entry are one write; after it the journal is closed.
     let end = store
-        .set_status(&run.id, RunStatus::Successful, vec![entry("run_finished", 6)])
+        .set_status(
+            &run.id,
+            RunStatus::Successful,
+            vec![entry("run_finished", 6)],
+        )
         .await
         .unwrap();
     assert_eq!(end, 6);
     let finished = store.get_run(&run.id).await.unwrap();
     assert_eq!(finished.status, RunStatus::Successful);
     assert!(finished.finished_at.is_some());
-    let err = store.append(&run.id, vec![entry("late", 7)]).await.unwrap_err();
+    let err = store
+        .append(&run.id, vec![entry("late", 7)])
+        .await
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("run {} has finished (Successful): its journal is closed", run.id)
+        format!(
+            "run {} has finished (Successful): its journal is closed",
+            run.id
+        )
     );
     assert_eq!(store.get_run(&run.id).await.unwrap().last_seq, 6);
 
@@ -120,8 +143,14 @@ async fn a_run_reopened_reads_as_written() {
         let store = open(&path);
         let def = definition(&store).await;
         let run = store.create_run(new_run(&def, "Triage")).await.unwrap();
-        store.append(&run.id, vec![entry("a", 1), entry("b", 2)]).await.unwrap();
-        store.set_status(&run.id, RunStatus::Failed, vec![]).await.unwrap();
+        store
+            .append(&run.id, vec![entry("a", 1), entry("b", 2)])
+            .await
+            .unwrap();
+        store
+            .set_status(&run.id, RunStatus::Failed, vec![])
+            .await
+            .unwrap();
         (run.id.clone(), store.get_run(&run.id).await.unwrap())
     };
     let store = open(&path);
@@ -192,6 +221,35 @@ async fn concurrent_appends_from_many_tasks_share_commits() {
 }
 
 #[tokio::test]
+async fn appends_are_queued_when_called_and_committed_in_call_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("s.db"));
+    let def = definition(&store).await;
+    let run = store.create_run(new_run(&def, "Pipelined")).await.unwrap();
+    // Called in order, awaited in reverse: the order of the calls is the journal's.
+    let pending: Vec<_> = (1..=100)
+        .map(|n| store.append(&run.id, vec![entry("e", n)]))
+        .collect();
+    let mut seqs = Vec::new();
+    for future in pending.into_iter().rev() {
+        seqs.push(future.await.unwrap());
+    }
+    assert_eq!(seqs, (1..=100).rev().collect::<Vec<u64>>());
+    // A future dropped unawaited: its write stands.
+    drop(store.append(&run.id, vec![entry("e", 101)]));
+    assert_eq!(
+        store.append(&run.id, vec![entry("e", 102)]).await.unwrap(),
+        102
+    );
+    let journal = store.read_journal(&run.id, 0, 1000).await.unwrap();
+    let ns: Vec<u64> = journal
+        .iter()
+        .map(|e| e.payload["n"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ns, (1..=102).collect::<Vec<u64>>());
+}
+
+#[tokio::test]
 async fn runs_list_newest_first_filters_and_pages_with_a_cursor() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir.path().join("s.db"));
@@ -201,7 +259,10 @@ async fn runs_list_newest_first_filters_and_pages_with_a_cursor() {
         let playbook = if i % 3 == 0 { "Enrich" } else { "Triage" };
         let run = store.create_run(new_run(&def, playbook)).await.unwrap();
         if i % 4 == 1 {
-            store.set_status(&run.id, RunStatus::Failed, vec![]).await.unwrap();
+            store
+                .set_status(&run.id, RunStatus::Failed, vec![])
+                .await
+                .unwrap();
         }
         made.push(run.id);
     }
@@ -212,7 +273,10 @@ async fn runs_list_newest_first_filters_and_pages_with_a_cursor() {
 
     let all = store.list_runs(RunQuery::default()).await.unwrap();
     assert_eq!(all.next_cursor, None);
-    assert_eq!(all.runs.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), newest_first);
+    assert_eq!(
+        all.runs.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        newest_first
+    );
     assert!(all.runs.iter().all(|r| r.created_at <= r.updated_at));
 
     // Pages of 5: 5, 5, 3, the cursor None on the last.
@@ -306,7 +370,9 @@ async fn the_default_page_is_fifty_runs() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir.path().join("s.db"));
     let def = definition(&store).await;
-    let creations: Vec<_> = (0..60).map(|_| store.create_run(new_run(&def, "P"))).collect();
+    let creations: Vec<_> = (0..60)
+        .map(|_| store.create_run(new_run(&def, "P")))
+        .collect();
     futures::future::try_join_all(creations).await.unwrap();
     let page = store.list_runs(RunQuery::default()).await.unwrap();
     assert_eq!(page.runs.len(), 50);
@@ -332,7 +398,10 @@ async fn prune_deletes_finished_runs_and_gives_the_space_back() {
             store.append(&run.id, entries).await.unwrap();
         }
         if i < 15 {
-            store.set_status(&run.id, RunStatus::Successful, vec![]).await.unwrap();
+            store
+                .set_status(&run.id, RunStatus::Successful, vec![])
+                .await
+                .unwrap();
         } else {
             kept.push(run.id);
         }
@@ -343,7 +412,10 @@ async fn prune_deletes_finished_runs_and_gives_the_space_back() {
     let none = store.prune(Utc::now() - TimeDelta::hours(1)).await.unwrap();
     assert_eq!((none.runs, none.entries, none.definitions), (0, 0, 0));
 
-    let report = store.prune(Utc::now() + TimeDelta::seconds(1)).await.unwrap();
+    let report = store
+        .prune(Utc::now() + TimeDelta::seconds(1))
+        .await
+        .unwrap();
     assert_eq!(report.runs, 15);
     assert_eq!(report.entries, 15 * 200);
     assert_eq!(report.definitions, 1);
@@ -354,7 +426,10 @@ async fn prune_deletes_finished_runs_and_gives_the_space_back() {
         report.bytes_after
     );
     let file_after = std::fs::metadata(&path).unwrap().len();
-    assert!(file_after * 2 < file_before, "{file_before} -> {file_after} bytes");
+    assert!(
+        file_after * 2 < file_before,
+        "{file_before} -> {file_after} bytes"
+    );
     let freelist: i64 = rusqlite::Connection::open(&path)
         .unwrap()
         .query_row("PRAGMA freelist_count", [], |r| r.get(0))
@@ -362,8 +437,18 @@ async fn prune_deletes_finished_runs_and_gives_the_space_back() {
     assert_eq!(freelist, 0);
 
     let left = store.list_runs(RunQuery::default()).await.unwrap();
-    assert_eq!(left.runs.iter().map(|r| r.id.clone()).rev().collect::<Vec<_>>(), kept);
-    assert_eq!(store.read_journal(&kept[0], 0, 1000).await.unwrap().len(), 200);
+    assert_eq!(
+        left.runs
+            .iter()
+            .map(|r| r.id.clone())
+            .rev()
+            .collect::<Vec<_>>(),
+        kept
+    );
+    assert_eq!(
+        store.read_journal(&kept[0], 0, 1000).await.unwrap().len(),
+        200
+    );
     assert_eq!(store.get_definition(&old_def).await.unwrap(), None);
     assert!(store.get_definition(&kept_def).await.unwrap().is_some());
 }
@@ -382,7 +467,10 @@ async fn definitions_are_stored_by_their_sha256() {
     let missing = DefinitionHash::of(b"other");
     assert_eq!(store.get_definition(&missing).await.unwrap(), None);
     let err = store.create_run(new_run(&missing, "P")).await.unwrap_err();
-    assert_eq!(err.to_string(), format!("no definition {missing} in the store"));
+    assert_eq!(
+        err.to_string(),
+        format!("no definition {missing} in the store")
+    );
 }
 
 #[tokio::test]
@@ -391,29 +479,53 @@ async fn writes_need_the_run_held() {
     let store = open(&dir.path().join("s.db"));
     let def = definition(&store).await;
     let queued = store.queue_run(new_run(&def, "P")).await.unwrap();
-    let err = store.append(&queued.id, vec![entry("e", 1)]).await.unwrap_err();
+    let err = store
+        .append(&queued.id, vec![entry("e", 1)])
+        .await
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("run {} is not held by this process: claim it before writing to it", queued.id)
+        format!(
+            "run {} is not held by this process: claim it before writing to it",
+            queued.id
+        )
     );
     let claimed = store.claim_run(&queued.id).await.unwrap();
     assert_eq!(claimed.status, RunStatus::Running);
-    assert_eq!(store.claim_run(&queued.id).await.unwrap().status, RunStatus::Running);
-    assert_eq!(store.append(&queued.id, vec![entry("e", 1)]).await.unwrap(), 1);
+    assert_eq!(
+        store.claim_run(&queued.id).await.unwrap().status,
+        RunStatus::Running
+    );
+    assert_eq!(
+        store.append(&queued.id, vec![entry("e", 1)]).await.unwrap(),
+        1
+    );
 
     // Released without finishing: it reads Interrupted until claimed again.
     store.release_run(&queued.id).await.unwrap();
-    assert_eq!(store.get_run(&queued.id).await.unwrap().status, RunStatus::Interrupted);
     assert_eq!(
-        store.append(&queued.id, vec![entry("e", 2)]).await.unwrap_err(),
+        store.get_run(&queued.id).await.unwrap().status,
+        RunStatus::Interrupted
+    );
+    assert_eq!(
+        store
+            .append(&queued.id, vec![entry("e", 2)])
+            .await
+            .unwrap_err(),
         StoreError::RunNotHeld(queued.id.clone())
     );
     store.claim_run(&queued.id).await.unwrap();
     assert_eq!(
-        store.set_status(&queued.id, RunStatus::Waiting, vec![]).await.unwrap(),
+        store
+            .set_status(&queued.id, RunStatus::Waiting, vec![])
+            .await
+            .unwrap(),
         1
     );
-    assert_eq!(store.get_run(&queued.id).await.unwrap().status, RunStatus::Waiting);
+    assert_eq!(
+        store.get_run(&queued.id).await.unwrap().status,
+        RunStatus::Waiting
+    );
     assert_eq!(
         store
             .set_status(&queued.id, RunStatus::Interrupted, vec![])
@@ -422,7 +534,10 @@ async fn writes_need_the_run_held() {
             .to_string(),
         "a run's status cannot be set to Interrupted"
     );
-    store.set_status(&queued.id, RunStatus::Cancelled, vec![]).await.unwrap();
+    store
+        .set_status(&queued.id, RunStatus::Cancelled, vec![])
+        .await
+        .unwrap();
     let err = store.claim_run(&queued.id).await.unwrap_err();
     assert_eq!(
         err,
@@ -445,7 +560,10 @@ async fn an_entry_over_the_limit_fails_its_append_and_writes_nothing() {
     let run = store.create_run(new_run(&def, "P")).await.unwrap();
     let small = NewEntry::now("small", json!("ok"));
     let huge = NewEntry::now("task_finished", json!({"rawData": "y".repeat(2000)}));
-    let err = store.append(&run.id, vec![small.clone(), huge]).await.unwrap_err();
+    let err = store
+        .append(&run.id, vec![small.clone(), huge])
+        .await
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -471,7 +589,10 @@ async fn a_full_disk_is_a_clear_error_and_loses_nothing_committed() {
     let pad = "z".repeat(4000);
     let mut acked = 0;
     let err = loop {
-        match store.append(&run.id, vec![NewEntry::now("e", json!({"pad": pad}))]).await {
+        match store
+            .append(&run.id, vec![NewEntry::now("e", json!({"pad": pad}))])
+            .await
+        {
             Ok(seq) => acked = seq,
             Err(e) => break e,
         }
@@ -488,7 +609,10 @@ async fn a_full_disk_is_a_clear_error_and_loses_nothing_committed() {
     assert!(acked > 10);
     drop(store);
     let store = open(&path);
-    assert_eq!(store.read_journal(&run.id, 0, 10_000).await.unwrap().len() as u64, acked);
+    assert_eq!(
+        store.read_journal(&run.id, 0, 10_000).await.unwrap().len() as u64,
+        acked
+    );
 }
 
 #[tokio::test]
@@ -496,10 +620,16 @@ async fn files_that_are_no_store_are_refused_never_started_afresh() {
     let dir = tempfile::tempdir().unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty.db", vec![], "the file is empty"),
-        ("text.db", b"name: Triage\ntasks: {}\n".to_vec(), "it is not an SQLite database"),
+        (
+            "text.db",
+            b"name: Triage\ntasks: {}\n".to_vec(),
+            "it is not an SQLite database",
+        ),
         (
             "random.db",
-            (0..8192u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(),
+            (0..8192u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect(),
             "it is not an SQLite database",
         ),
     ];
@@ -526,14 +656,19 @@ async fn files_that_are_no_store_are_refused_never_started_afresh() {
     std::fs::write(&path, &bytes).unwrap();
     let err = open_err(&path);
     assert!(
-        matches!(err, StoreError::NotAStore { .. } | StoreError::Corrupt { .. }),
+        matches!(
+            err,
+            StoreError::NotAStore { .. } | StoreError::Corrupt { .. }
+        ),
         "{err:?}"
     );
 
     // Another application's SQLite database.
     let path = dir.path().join("other.db");
     let other = rusqlite::Connection::open(&path).unwrap();
-    other.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);").unwrap();
+    other
+        .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        .unwrap();
     drop(other);
     assert_eq!(
         open_err(&path).to_string(),
@@ -569,7 +704,9 @@ async fn a_truncated_store_is_corrupt() {
         let def = definition(&store).await;
         let run = store.create_run(new_run(&def, "P")).await.unwrap();
         let pad = "p".repeat(2000);
-        let entries = (0..500).map(|n| NewEntry::now("e", json!({"n": n, "pad": pad}))).collect();
+        let entries = (0..500)
+            .map(|n| NewEntry::now("e", json!({"n": n, "pad": pad})))
+            .collect();
         store.append(&run.id, entries).await.unwrap();
     }
     // Closed cleanly: everything is in the main file, no WAL left to make up for what is cut.
@@ -581,7 +718,8 @@ async fn a_truncated_store_is_corrupt() {
     let err = open_err(&path);
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
     assert!(
-        err.to_string().starts_with(&format!("store {} is corrupt: ", path.display())),
+        err.to_string()
+            .starts_with(&format!("store {} is corrupt: ", path.display())),
         "{err}"
     );
     assert!(err.unusable());
@@ -633,7 +771,10 @@ async fn a_store_locked_by_another_writer_fails_after_the_busy_timeout() {
     let other = rusqlite::Connection::open(&path).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     let started = Instant::now();
-    let err = store.append(&run.id, vec![entry("e", 1)]).await.unwrap_err();
+    let err = store
+        .append(&run.id, vec![entry("e", 1)])
+        .await
+        .unwrap_err();
     let waited = started.elapsed();
     assert_eq!(
         err.to_string(),
@@ -677,7 +818,10 @@ fn statuses_and_triggers_read_back_as_written() {
     for status in RunStatus::ALL {
         assert_eq!(RunStatus::parse(status.as_str()), Some(status));
     }
-    assert_eq!(RunStatus::PartiallySuccessful.as_str(), "Partially Successful");
+    assert_eq!(
+        RunStatus::PartiallySuccessful.as_str(),
+        "Partially Successful"
+    );
     let retried = RunId::generate();
     for trigger in [
         Trigger::Cli,
@@ -689,7 +833,10 @@ fn statuses_and_triggers_read_back_as_written() {
     ] {
         assert_eq!(Trigger::parse(&trigger.to_string()), Some(trigger));
     }
-    assert_eq!(Trigger::Retry(retried.clone()).to_string(), format!("retry:{retried}"));
+    assert_eq!(
+        Trigger::Retry(retried.clone()).to_string(),
+        format!("retry:{retried}")
+    );
     for bad in ["", "schedule:", "retry:x", "cron:1", "CLI"] {
         assert_eq!(Trigger::parse(bad), None, "{bad}");
     }
@@ -734,24 +881,27 @@ async fn a_killed_holder_leaves_its_run_interrupted_and_a_live_one_keeps_it() {
 
     let mut child = Killed(
         Command::new(std::env::current_exe().unwrap())
-        .args([
-            "a_killed_holder_leaves_its_run_interrupted_and_a_live_one_keeps_it",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, format!("{}|{}", path.display(), run.id))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap(),
+            .args([
+                "a_killed_holder_leaves_its_run_interrupted_and_a_live_one_keeps_it",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, format!("{}|{}", path.display(), run.id))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
     );
     let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
     let claimed = lines.any(|l| l.map(|l| l == CLAIMED).unwrap_or(false));
     assert!(claimed, "the child did not claim the run");
 
     // Alive: the run is Running, and a second claim fails naming the holder.
-    assert_eq!(store.get_run(&run.id).await.unwrap().status, RunStatus::Running);
+    assert_eq!(
+        store.get_run(&run.id).await.unwrap().status,
+        RunStatus::Running
+    );
     let err = store.claim_run(&run.id).await.unwrap_err();
     match &err {
         StoreError::RunHeld { run: held, pid, .. } => {
@@ -788,8 +938,17 @@ async fn a_killed_holder_leaves_its_run_interrupted_and_a_live_one_keeps_it() {
     assert_eq!(interrupted.runs[0].id, run.id);
 
     // Taken over: this process now holds it and the journal goes on after the child's entry.
-    assert_eq!(store.claim_run(&run.id).await.unwrap().status, RunStatus::Running);
-    assert_eq!(store.append(&run.id, vec![entry("parent", 2)]).await.unwrap(), 2);
+    assert_eq!(
+        store.claim_run(&run.id).await.unwrap().status,
+        RunStatus::Running
+    );
+    assert_eq!(
+        store
+            .append(&run.id, vec![entry("parent", 2)])
+            .await
+            .unwrap(),
+        2
+    );
     let listed = store.list_runs(RunQuery::default()).await.unwrap();
     assert_eq!(listed.runs[0].status, RunStatus::Running);
 }

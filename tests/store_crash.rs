@@ -199,7 +199,10 @@ async fn verify(path: &Path, acks: &[Ack], verified: &mut Verified, full: bool, 
             known.clear();
         }
         let after = known.len() as u64;
-        let journal = store.read_journal(&run.id, after, usize::MAX).await.unwrap();
+        let journal = store
+            .read_journal(&run.id, after, usize::MAX)
+            .await
+            .unwrap();
         let seqs: Vec<u64> = journal.iter().map(|e| e.seq).collect();
         let expected: Vec<u64> = (after + 1..=record.last_seq).collect();
         assert!(
@@ -217,9 +220,14 @@ async fn verify(path: &Path, acks: &[Ack], verified: &mut Verified, full: bool, 
             let (generation, task, n) = identity;
             let padding = p["pad"].as_str().unwrap_or("");
             let intact = p["run"].as_str() == Some(run.id.as_str())
-                && p["check"].as_str() == Some(checksum(run.id.as_str(), generation, task, n).as_str())
+                && p["check"].as_str()
+                    == Some(checksum(run.id.as_str(), generation, task, n).as_str())
                 && padding == pad(n, padding.len());
-            assert!(intact, "{context}: run {} entry {} is damaged: {p}", run.id, e.seq);
+            assert!(
+                intact,
+                "{context}: run {} entry {} is damaged: {p}",
+                run.id, e.seq
+            );
             // Each (generation, task) wrote n = 0, 1, 2... in order: none missing, none twice.
             let previous = known
                 .iter()
@@ -243,7 +251,11 @@ async fn verify(path: &Path, acks: &[Ack], verified: &mut Verified, full: bool, 
         );
         for (i, seq) in (ack.first..=ack.last).enumerate() {
             let want = (ack.generation, ack.task, ack.n + i as u64);
-            assert_eq!(journal[seq as usize - 1], want, "{context}: seq {seq} of {ack:?}");
+            assert_eq!(
+                journal[seq as usize - 1],
+                want,
+                "{context}: seq {seq} of {ack:?}"
+            );
         }
     }
 }

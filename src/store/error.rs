@@ -19,11 +19,15 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
-    #[error("store {path} is locked by another process: its write did not end within {waited_ms} ms")]
+    #[error(
+        "store {path} is locked by another process: its write did not end within {waited_ms} ms"
+    )]
     Locked { path: String, waited_ms: u64 },
     #[error("store {path}: the disk (or the store's size limit) is full: free some space, or delete old runs with `codeless runs prune`")]
     DiskFull { path: String },
-    #[error("store {path} cannot be written: the file, its directory or its file system is read-only")]
+    #[error(
+        "store {path} cannot be written: the file, its directory or its file system is read-only"
+    )]
     ReadOnly { path: String },
     #[error("cannot open store {path}: {reason}")]
     CannotOpen { path: String, reason: String },
@@ -98,12 +102,10 @@ impl StoreError {
             Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt { path, detail },
             Some(ErrorCode::DiskFull) => StoreError::DiskFull { path },
             Some(ErrorCode::ReadOnly) => StoreError::ReadOnly { path },
-            Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
-                StoreError::CannotOpen {
-                    path,
-                    reason: detail,
-                }
-            }
+            Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => StoreError::CannotOpen {
+                path,
+                reason: detail,
+            },
             Some(ErrorCode::SystemIoFailure) => StoreError::Io { path, detail },
             _ => StoreError::Internal { path, detail },
         }

@@ -116,7 +116,14 @@ mod tests {
 
     #[test]
     fn text_that_is_no_id_is_refused() {
-        for bad in ["", "01ARZ3NDEKTSV4RRFFQ69G5FA", "01ARZ3NDEKTSV4RRFFQ69G5FAVX", "../../etc/passwd00000000000", "81ARZ3NDEKTSV4RRFFQ69G5FAV", "01ARZ3NDEKTSV4RRFFQ69G5FAU"] {
+        for bad in [
+            "",
+            "01ARZ3NDEKTSV4RRFFQ69G5FA",
+            "01ARZ3NDEKTSV4RRFFQ69G5FAVX",
+            "../../etc/passwd00000000000",
+            "81ARZ3NDEKTSV4RRFFQ69G5FAV",
+            "01ARZ3NDEKTSV4RRFFQ69G5FAU",
+        ] {
             assert_eq!(
                 RunId::parse(bad),
                 Err(StoreError::BadRunId(bad.to_string())),

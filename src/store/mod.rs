@@ -431,6 +431,14 @@ impl CommitStats {
 /// (committed under the store's [`Durability`]). Writes to a run (append, status) need the run to
 /// be held by this store handle: [`Store::create_run`] and [`Store::claim_run`] take it,
 /// [`Store::release_run`] and a finished status let it go.
+///
+/// A write is queued when its method is called, not when its future is first polled: writes
+/// called one after another are committed in that order, and awaiting the last one's future
+/// means the earlier ones are durable too (each future still carries its own result). So the
+/// engine may go on with a step that has no effect outside the run (an idempotent utility)
+/// while its entry is being committed, and await the journal only before an effect that must
+/// not be repeated, instead of paying one commit per step. A dropped future does not cancel its
+/// write. Futures must be polled on a tokio runtime (reads run on its blocking threads).
 pub trait Store: Send + Sync {
     /// Stores a definition (a bundle of playbook, integrations and nested playbooks, in the format
     /// the caller chooses) by its SHA-256; storing the same bytes again is a no-op.

@@ -404,8 +404,11 @@ fn held_error(
         )
         .optional()
         .at(site)?;
-    let (pid, host, since) =
-        who.unwrap_or((0, "an unknown host".to_string(), "an unknown time".to_string()));
+    let (pid, host, since) = who.unwrap_or((
+        0,
+        "an unknown host".to_string(),
+        "an unknown time".to_string(),
+    ));
     Ok(StoreError::RunHeld {
         run: id.clone(),
         pid,
@@ -852,7 +855,9 @@ fn check_identity(conn: &Connection, site: &Site) -> Result<(), StoreError> {
     if app != schema::APPLICATION_ID {
         return Err(StoreError::NotAStore {
             path: site.path.display().to_string(),
-            reason: format!("it is an SQLite database of another application (application_id {app:#x})"),
+            reason: format!(
+                "it is an SQLite database of another application (application_id {app:#x})"
+            ),
         });
     }
     Ok(())
@@ -1030,7 +1035,11 @@ impl Store for SqliteStore {
                 )
                 .and_then(|mut stmt| {
                     stmt.query_map(
-                        params![id.as_str(), after.min(i64::MAX as u64) as i64, limit.min(i64::MAX as usize) as i64],
+                        params![
+                            id.as_str(),
+                            after.min(i64::MAX as u64) as i64,
+                            limit.min(i64::MAX as usize) as i64
+                        ],
                         |r| {
                             Ok((
                                 r.get::<_, i64>(0)?,
