@@ -122,13 +122,13 @@ impl SqliteStore {
         let inner = self.inner.clone();
         Box::pin(async move {
             match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => runtime
-                    .spawn_blocking(move || inner.with_reader(|conn| f(&inner, conn)))
-                    .await
-                    .map_err(|e| StoreError::Internal {
-                        path: String::new(),
-                        detail: format!("a read did not finish: {e}"),
-                    })?,
+                Ok(runtime) => {
+                    let site = inner.site.clone();
+                    runtime
+                        .spawn_blocking(move || inner.with_reader(|conn| f(&inner, conn)))
+                        .await
+                        .map_err(|e| site.internal(format!("a read did not finish: {e}")))?
+                }
                 Err(_) => inner.with_reader(|conn| f(&inner, conn)),
             }
         })
@@ -801,7 +801,11 @@ fn create_store(site: &Site) -> Result<(), StoreError> {
         }
         Err(_) => Ok(()),
     });
-    let _ = std::fs::remove_file(&tmp);
+    for leftover in ["", "-wal", "-shm", "-journal"] {
+        let mut name = tmp.clone().into_os_string();
+        name.push(leftover);
+        let _ = std::fs::remove_file(name);
+    }
     linked?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         // The new name is durable too (best effort: not every platform can open a directory).
