@@ -82,33 +82,38 @@ pub fn validate(
     }
 }
 
-/// Reads a JSON or YAML data file (incident, event, inputs, mocks), refusing files larger than
-/// the `file-size` limit before reading them.
+/// Reads a JSON or YAML data file (incident, event, inputs, mocks) through the `file-size`
+/// limit, whatever the file is (a pipe, a FIFO, a device). A UTF-8 byte order mark is skipped,
+/// in JSON as in YAML.
 pub fn read_data(path: &Path, limits: &Limits) -> Result<Value, String> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
-        .len();
-    if let Some(why) = limits.file_too_large(size) {
-        return Err(format!(
-            "{}: {why} ({})",
+    let bytes = limits.read_file(path).map_err(|e| match e {
+        crate::limits::ReadError::Io(e) => format!("cannot read {}: {e}", path.display()),
+        too_large => format!(
+            "{}: {too_large} ({})",
             path.display(),
             crate::limits::raise_hint("file-size")
-        ));
-    }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        ),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "cannot read {}: not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     if path.extension().and_then(|e| e.to_str()) == Some("json") {
-        return serde_json::from_str(&text)
+        return serde_json::from_str(text)
             .map_err(|e| format!("{}: invalid JSON: {e}", path.display()));
     }
-    crate::load::node::parse_yaml_limited(&text, limits)
+    crate::load::node::parse_yaml_limited(text, limits)
         .map(|n| n.to_json())
         .map_err(|e| {
             // The same words as a playbook's YAML errors, with the line where the parser knows it.
             let at = e
                 .span
                 .map(|s| {
-                    let file = crate::diagnostic::SourceFile::new("", text.as_str());
+                    let file = crate::diagnostic::SourceFile::new("", text);
                     format!(":{}", file.line_col(s.start).0)
                 })
                 .unwrap_or_default();
