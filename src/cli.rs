@@ -2,6 +2,7 @@
 //! `main.rs` only parses arguments and calls these.
 
 use crate::commands::Registry;
+use crate::console;
 use crate::diagnostic::Diagnostic;
 use crate::limits::Limits;
 use crate::load::load_str;
@@ -13,6 +14,7 @@ use crate::run::{
 };
 use crate::workspace::Workspace;
 use serde_json::{Map, Value};
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -74,7 +76,7 @@ pub fn validate(
     let diags = ws.diagnostics();
     let color = std::io::stdout().is_terminal();
     let rendered = render(&diags, ws.checked_files(), format, color);
-    print!("{}", ws.literal_secrets().mask(&rendered));
+    console::print(&ws.literal_secrets().mask(&rendered));
     if Workspace::has_errors(&diags) {
         EXIT_FAILED
     } else {
@@ -142,8 +144,9 @@ pub struct RunArgs {
     pub limits: Limits,
 }
 
+/// Says `msg` on stderr (its control characters escaped) and returns exit status 2.
 fn fail(msg: impl std::fmt::Display) -> i32 {
-    eprintln!("error: {msg}");
+    console::eprint(&format!("error: {msg}\n"));
     EXIT_INVALID
 }
 
@@ -159,10 +162,7 @@ pub fn run(args: RunArgs) -> i32 {
     }
     if Workspace::has_errors(&diags) {
         let color = std::io::stderr().is_terminal();
-        eprint!(
-            "{}",
-            render(&diags, ws.checked_files(), Format::Human, color)
-        );
+        console::eprint_raw(&render(&diags, ws.checked_files(), Format::Human, color));
         return EXIT_INVALID;
     }
     let shown = args.playbook.display().to_string();
@@ -264,6 +264,7 @@ pub fn run(args: RunArgs) -> i32 {
     };
     let registry = Arc::new(ws.registry.clone());
     let cancel = opts.cancel.clone();
+    let trace = opts.trace.clone();
     let result = rt.block_on(async {
         // Ctrl-C: start no new task, let running ones end or time out, then report.
         // A second Ctrl-C leaves at once.
@@ -278,11 +279,14 @@ pub fn run(args: RunArgs) -> i32 {
         run_playbook(pb.clone(), Arc::new(plan), registry, data, opts).await
     });
     for e in &result.output_errors {
-        eprintln!("warning: {}", secrets.mask(e));
+        console::eprint(&format!("warning: {}\n", secrets.mask(e)));
     }
     let mut doc = run_document(&pb, &result);
     secrets.mask_value(&mut doc);
-    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    print_json(&doc);
+    if let Some(e) = trace.error() {
+        console::write_failed(e);
+    }
     if result.cancelled {
         EXIT_INTERRUPTED
     } else if result.status == crate::output::Status::Failed {
@@ -292,8 +296,17 @@ pub fn run(args: RunArgs) -> i32 {
     }
 }
 
+/// A JSON document on stdout, pretty-printed, with a final newline.
+fn print_json(doc: &Value) {
+    console::print(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(doc).unwrap_or_default()
+    ));
+}
+
 pub fn list_commands() -> i32 {
     let r = Registry::builtin();
+    let mut out = String::new();
     let mut rows: Vec<_> = r.iter().collect();
     rows.sort_by(|a, b| (&a.spec.category, &a.spec.name).cmp(&(&b.spec.category, &b.spec.name)));
     let w = rows.iter().map(|c| c.spec.name.len()).max().unwrap_or(10);
@@ -301,7 +314,7 @@ pub fn list_commands() -> i32 {
     for c in rows {
         if c.spec.category != cat {
             cat = c.spec.category.clone();
-            println!("\n{cat}");
+            let _ = writeln!(out, "\n{cat}");
         }
         let params: Vec<String> = c
             .spec
@@ -316,7 +329,8 @@ pub fn list_commands() -> i32 {
                 )
             })
             .collect();
-        println!(
+        let _ = writeln!(
+            out,
             "  {:w$}  {}  ({}) → {}",
             c.spec.name,
             c.spec.display,
@@ -324,15 +338,18 @@ pub fn list_commands() -> i32 {
             c.spec.returns
         );
     }
-    println!(
+    let _ = writeln!(
+        out,
         "\n{} commands. `codeless commands show NAME` documents one.",
         r.len()
     );
+    console::print(&out);
     EXIT_OK
 }
 
 pub fn show_command(name: &str) -> i32 {
     let r = Registry::builtin();
+    let mut out = String::new();
     let Some(c) = r.get(name) else {
         let hint = r
             .suggest(name)
@@ -341,9 +358,10 @@ pub fn show_command(name: &str) -> i32 {
         return fail(format!("unknown command `{name}`{hint}"));
     };
     let s = &c.spec;
-    println!("{} — {}", s.name, s.display);
-    println!("category: {}", s.category);
-    println!(
+    let _ = writeln!(out, "{} — {}", s.name, s.display);
+    let _ = writeln!(out, "category: {}", s.category);
+    let _ = writeln!(
+        out,
         "features: {}",
         s.features
             .iter()
@@ -351,7 +369,8 @@ pub fn show_command(name: &str) -> i32 {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!(
+    let _ = writeln!(
+        out,
         "status:   {}",
         if s.status == crate::commands::Lifecycle::Draft {
             "draft"
@@ -360,11 +379,11 @@ pub fn show_command(name: &str) -> i32 {
         }
     );
     if !s.description.is_empty() {
-        println!("\n{}", s.description);
+        let _ = writeln!(out, "\n{}", s.description);
     }
-    println!("\ninputs:");
+    let _ = writeln!(out, "\ninputs:");
     if s.inputs.is_empty() {
-        println!("  (none)");
+        let _ = writeln!(out, "  (none)");
     }
     for p in &s.inputs {
         let mut line = format!(
@@ -380,21 +399,22 @@ pub fn show_command(name: &str) -> i32 {
         if !p.options.is_empty() {
             line.push_str(&format!(", one of: {}", p.options.join(" | ")));
         }
-        println!("{line}");
+        let _ = writeln!(out, "{line}");
         if !p.description.is_empty() {
-            println!("      {}", p.description);
+            let _ = writeln!(out, "      {}", p.description);
         }
         if let Some(sample) = &p.sample {
-            println!("      sample: {sample}");
+            let _ = writeln!(out, "      sample: {sample}");
         }
     }
-    println!("\nreturnData: {}", s.returns);
+    let _ = writeln!(out, "\nreturnData: {}", s.returns);
     if !s.key_fields.is_empty() {
-        println!("key fields:");
+        let _ = writeln!(out, "key fields:");
         for k in &s.key_fields {
-            println!("  {} = {}", k.name, k.path);
+            let _ = writeln!(out, "  {} = {}", k.name, k.path);
         }
     }
+    console::print(&out);
     EXIT_OK
 }
 
@@ -469,15 +489,12 @@ fn command_workspace(
     let ws = Workspace::load_with(&files, limits);
     let diags = ws.diagnostics();
     if Workspace::has_errors(&diags) {
-        eprint!(
-            "{}",
-            render(
-                &diags,
-                ws.checked_files(),
-                Format::Human,
-                std::io::stderr().is_terminal()
-            )
-        );
+        console::eprint_raw(&render(
+            &diags,
+            ws.checked_files(),
+            Format::Human,
+            std::io::stderr().is_terminal(),
+        ));
         return Err(EXIT_INVALID);
     }
     Ok(ws)
@@ -556,7 +573,7 @@ pub fn command(args: CommandArgs) -> i32 {
     let mut doc = serde_json::to_value(&out).unwrap_or(Value::Null);
     doc["retries"] = Value::from(retries);
     secrets.mask_value(&mut doc);
-    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    print_json(&doc);
     if out.failed() {
         EXIT_FAILED
     } else {
@@ -601,8 +618,14 @@ pub fn connection_test(
         limits: *limits,
     });
     match code {
-        EXIT_OK => eprintln!("connection `{name}` ({}): passed", conn.integration.value),
-        EXIT_FAILED => eprintln!("connection `{name}` ({}): FAILED", conn.integration.value),
+        EXIT_OK => console::eprint(&format!(
+            "connection `{name}` ({}): passed\n",
+            conn.integration.value
+        )),
+        EXIT_FAILED => console::eprint(&format!(
+            "connection `{name}` ({}): FAILED\n",
+            conn.integration.value
+        )),
         _ => {}
     }
     code
@@ -628,14 +651,16 @@ pub fn schema(kind: Option<&str>) -> i32 {
     match kind {
         Some(k) => match crate::schema::schema_json(k) {
             Some(s) => {
-                print!("{s}");
+                console::print(&s);
                 EXIT_OK
             }
             None => fail(format!("unknown kind `{k}`")),
         },
         None => {
-            println!("kinds: {}", crate::schema::KINDS.join(", "));
-            println!("`codeless schema KIND` prints one; the same files are in schemas/.");
+            console::print(&format!(
+                "kinds: {}\n`codeless schema KIND` prints one; the same files are in schemas/.\n",
+                crate::schema::KINDS.join(", ")
+            ));
             EXIT_OK
         }
     }
@@ -707,8 +732,8 @@ pub fn test(paths: &[PathBuf], format: TestFormat, limits: &Limits) -> i32 {
         return fail("no test cases found (test files have `kind: test`)");
     }
     match format {
-        TestFormat::Human => print!("{}", crate::testing::human(&results)),
-        TestFormat::Junit => print!("{}", crate::testing::junit(&results)),
+        TestFormat::Human => console::print(&crate::testing::human(&results)),
+        TestFormat::Junit => console::print(&crate::testing::junit(&results)),
     }
     if results.iter().all(|r| r.passed()) {
         EXIT_OK
@@ -728,10 +753,12 @@ pub fn graph(
     let Some(pb) = ws.playbook(playbook) else {
         let diags = ws.diagnostics_for(&playbook.display().to_string());
         if !diags.is_empty() {
-            eprint!(
-                "{}",
-                render(&diags, 1, Format::Human, std::io::stderr().is_terminal())
-            );
+            console::eprint_raw(&render(
+                &diags,
+                1,
+                Format::Human,
+                std::io::stderr().is_terminal(),
+            ));
         }
         return fail(format!("{} is not a playbook", playbook.display()));
     };
@@ -744,12 +771,12 @@ pub fn graph(
         crate::graph::GraphFormat::Mermaid => crate::graph::mermaid(&pb, &plan, run_doc.as_ref()),
         crate::graph::GraphFormat::Dot => crate::graph::dot(&pb, &plan, run_doc.as_ref()),
     };
-    print!("{out}");
+    console::print(&out);
     EXIT_OK
 }
 
 /// Prints the limits in force and their defaults (`codeless limits`).
 pub fn limits(limits: &Limits) -> i32 {
-    print!("{}", limits.table());
+    console::print(&limits.table());
     EXIT_OK
 }

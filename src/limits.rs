@@ -193,7 +193,10 @@ impl Limits {
 #[derive(Debug)]
 pub enum ReadError {
     /// `size` is known for regular files (their metadata), not for pipes and devices.
-    TooLarge { limit: u64, size: Option<u64> },
+    TooLarge {
+        limit: u64,
+        size: Option<u64>,
+    },
     Io(std::io::Error),
 }
 

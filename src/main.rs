@@ -1,8 +1,8 @@
 //! The `codeless` binary: argument parsing only; the work is in the library.
 
 use clap::{Parser, Subcommand};
-use codeless::cli;
 use codeless::report::Format;
+use codeless::{cli, console};
 use std::path::PathBuf;
 
 // glibc's malloc grows and trims its per-thread arenas with mprotect and faults in fresh pages
@@ -151,12 +151,25 @@ enum CommandsAction {
 }
 
 fn main() {
-    let args = Cli::parse();
+    let args = match Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            // Help and version go to stdout, usage errors to stderr: either may be a closed
+            // pipe or a full disk, as any output (console's rules).
+            if let Err(io) = e.print() {
+                if io.kind() != std::io::ErrorKind::BrokenPipe {
+                    let to = if e.use_stderr() { "stderr" } else { "stdout" };
+                    console::write_failed(format!("cannot write to {to}: {io}"));
+                }
+            }
+            std::process::exit(console::finish(e.exit_code()));
+        }
+    };
     let limits = match codeless::limits::Limits::parse(&args.limits) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(cli::EXIT_INVALID);
+            console::eprint(&format!("error: {e}\n"));
+            std::process::exit(console::finish(cli::EXIT_INVALID));
         }
     };
     let code = match args.command {
@@ -237,5 +250,5 @@ fn main() {
         } => cli::show_command(&name),
         Cmd::Limits => cli::limits(&limits),
     };
-    std::process::exit(code);
+    std::process::exit(console::finish(code));
 }

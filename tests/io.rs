@@ -90,11 +90,19 @@ fn an_incident_read_from_a_pipe_is_held_to_the_file_size_limit() {
     assert!(o.stdout.is_empty());
     assert_eq!(
         stderr(&o),
-        format!("error: /dev/stdin: the file is larger than the file-size limit of 1024 bytes {HINT}\n")
+        format!(
+            "error: /dev/stdin: the file is larger than the file-size limit of 1024 bytes {HINT}\n"
+        )
     );
     // Under the limit, a pipe is read as any file.
     let o = with_stdin(
-        &["run", "tests/fixtures/ok.yaml", "-q", "--incident", "/dev/stdin"],
+        &[
+            "run",
+            "tests/fixtures/ok.yaml",
+            "-q",
+            "--incident",
+            "/dev/stdin",
+        ],
         b"{\"title\": \"Piped\"}".to_vec(),
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -212,4 +220,219 @@ fn a_json_incident_with_a_byte_order_mark_is_accepted_as_a_yaml_one_is() {
         let doc: Value = serde_json::from_slice(&o.stdout).expect("a run document");
         assert_eq!(doc["outputs"]["shout"], "Bom!", "{name}");
     }
+}
+
+// ---- output to a closed pipe or a full disk ---------------------------------------------------
+
+/// Runs `args` with stdout a pipe whose reader is gone before anything is written
+/// (`codeless ... | head -0`): every write to it fails with EPIPE.
+fn to_closed_pipe(args: &[&str]) -> Output {
+    let mut child = codeless()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    wait_at_most(child, 60)
+}
+
+/// Runs `args` with stdout on `/dev/full` (every write fails with ENOSPC).
+fn to_full_disk(args: &[&str]) -> Output {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    codeless()
+        .args(args)
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run")
+}
+
+const INCIDENT: &str = "tests/fixtures/incident.json";
+const ENOSPC: &str = "No space left on device (os error 28)";
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_the_status_the_command_would_have_had() {
+    for (args, status) in [
+        (&["commands"][..], 0),
+        (&["commands", "show", "toUpper"][..], 0),
+        (&["command", "toUpper", "--input", "input=a"][..], 0),
+        (&["command", "fail", "--input", "message=no"][..], 1),
+        (&["schema", "playbook"][..], 0),
+        (&["limits"][..], 0),
+        (&["validate", "tests/fixtures/ok.yaml"][..], 0),
+        (&["graph", "tests/fixtures/ok.yaml"][..], 0),
+        (
+            &[
+                "run",
+                "tests/fixtures/ok.yaml",
+                "-q",
+                "--incident",
+                INCIDENT,
+            ][..],
+            0,
+        ),
+        (&["run", "tests/fixtures/failing.yaml", "-q"][..], 1),
+        (&["test", "tests/fixtures/ok.test.yaml"][..], 1),
+        (&["--help"][..], 0),
+    ] {
+        let o = to_closed_pipe(args);
+        assert_eq!(code(&o), status, "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{args:?}");
+    }
+}
+
+#[test]
+fn a_full_disk_on_stdout_is_an_error_with_exit_status_2() {
+    for args in [
+        &["commands"][..],
+        &["command", "toUpper", "--input", "input=a"][..],
+        &[
+            "run",
+            "tests/fixtures/ok.yaml",
+            "-q",
+            "--incident",
+            INCIDENT,
+        ][..],
+        &["run", "tests/fixtures/failing.yaml", "-q"][..],
+        &["validate", "tests/fixtures/ok.yaml"][..],
+        &["--help"][..],
+    ] {
+        let o = to_full_disk(args);
+        assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+        assert_eq!(
+            stderr(&o),
+            format!("error: cannot write to stdout: {ENOSPC}\n"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn a_trace_that_cannot_be_written_is_an_error_with_exit_status_2() {
+    let o = codeless()
+        .args([
+            "run",
+            "tests/fixtures/ok.yaml",
+            "-q",
+            "--incident",
+            INCIDENT,
+        ])
+        .args(["--trace", "/dev/full"])
+        .output()
+        .expect("run");
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        format!("error: cannot write the trace to /dev/full: {ENOSPC}\n")
+    );
+    // The run itself is reported.
+    let doc: Value = serde_json::from_slice(&o.stdout).expect("a run document");
+    assert_eq!(doc["status"], "Successful");
+}
+
+// ---- terminal escapes from data on stderr ------------------------------------------------------
+
+/// What a hostile incident puts in a message: a window title (OSC 0), a screen clear, a carriage
+/// return and a fake progress line, a C1 CSI, DEL, OSC 52 (the clipboard), a newline.
+const HOSTILE: &str =
+    "\u{1b}]0;pwned\u{7}\u{1b}[2J\r✔ fake Successful\u{9b}31m\u{7f}\u{1b}]52;c;ZXZpbA==\u{7}\nnext";
+const HOSTILE_ESCAPED_LINE: &str =
+    "\\x1b]0;pwned\\x07\\x1b[2J\\r✔ fake Successful\\u{9b}31m\\x7f\\x1b]52;c;ZXZpbA==\\x07\\nnext";
+
+/// Raw control characters in `text` (newline and tab aside).
+fn controls(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|c| c.is_control() && *c != '\n' && *c != '\t')
+        .collect()
+}
+
+#[test]
+fn control_characters_from_data_are_escaped_in_progress_lines() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pb = dir.path().join("pb.yaml");
+    std::fs::write(
+        &pb,
+        "kind: playbook\nname: Hostile\ntasks:\n  t: { command: fail, input: { message: <<incident.title>> } }\n",
+    )
+    .expect("written");
+    let incident = dir.path().join("incident.json");
+    std::fs::write(
+        &incident,
+        serde_json::json!({ "title": HOSTILE }).to_string(),
+    )
+    .expect("written");
+    let o = codeless()
+        .arg("run")
+        .arg(&pb)
+        .arg("--incident")
+        .arg(&incident)
+        .output()
+        .expect("run");
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(controls(&err), [], "{err:?}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "one line per event: {err}");
+    assert_eq!(lines[0], "▶ t (fail)");
+    assert!(lines[1].starts_with("✘ t Failed in "), "{err}");
+    assert!(
+        lines[1].ends_with(&format!(
+            " ms: Fail failed. Message: {HOSTILE_ESCAPED_LINE}"
+        )),
+        "{err}"
+    );
+    // The run document keeps the data as it was (JSON escapes it).
+    let doc: Value = serde_json::from_slice(&o.stdout).expect("a run document");
+    assert_eq!(doc["tasks"]["t"]["error"]["message"], HOSTILE);
+}
+
+#[test]
+fn control_characters_are_escaped_in_error_messages_and_diagnostics() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // An error message holding a value from the command line and a file name.
+    let o = codeless()
+        .args(["run", "tests/fixtures/ok.yaml", "-q", "--input"])
+        .arg(format!("level={HOSTILE}"))
+        .output()
+        .expect("run");
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_eq!(controls(&stderr(&o)), [], "{:?}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("error: input `level`"),
+        "{}",
+        stderr(&o)
+    );
+    let missing = dir.path().join("\u{1b}[2Jgone.json");
+    let o = codeless()
+        .args(["run", "tests/fixtures/ok.yaml", "-q", "--incident"])
+        .arg(&missing)
+        .output()
+        .expect("run");
+    assert_eq!(code(&o), 2);
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "error: cannot read {}/\\x1b[2Jgone.json: No such file or directory (os error 2)\n",
+            dir.path().display()
+        )
+    );
+    // Diagnostics of an invalid playbook on stderr: YAML escapes put controls in a command name.
+    let pb = dir.path().join("pb.yaml");
+    std::fs::write(
+        &pb,
+        "kind: playbook\nname: Hostile\ntasks:\n  t: { command: \"toUpper\\e]0;pwned\\a\\e[2J\\u009b\", input: { input: x } }\n",
+    )
+    .expect("written");
+    let o = codeless().arg("run").arg(&pb).output().expect("run");
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(controls(&err), [], "{err:?}");
+    assert!(
+        err.contains("unknown command `toUpper\\x1b]0;pwned\\x07\\x1b[2J\\u{9b}`"),
+        "{err}"
+    );
 }
