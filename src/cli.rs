@@ -266,16 +266,9 @@ pub fn run(args: RunArgs) -> i32 {
     let cancel = opts.cancel.clone();
     let trace = opts.trace.clone();
     let result = rt.block_on(async {
-        // Ctrl-C: start no new task, let running ones end or time out, then report.
-        // A second Ctrl-C leaves at once.
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(EXIT_INTERRUPTED);
-                }
-            }
-        });
+        if let Err(e) = cancel_on_signals(cancel) {
+            console::eprint(&format!("warning: {e}\n"));
+        }
         run_playbook(pb.clone(), Arc::new(plan), registry, data, opts).await
     });
     for e in &result.output_errors {
@@ -294,6 +287,44 @@ pub fn run(args: RunArgs) -> i32 {
     } else {
         EXIT_OK
     }
+}
+
+/// Ctrl-C during a run starts no new task, lets running ones end or time out, and the run is
+/// reported; a second one leaves at once. SIGTERM and SIGHUP are treated as Ctrl-C (DESIGN.md
+/// §6): a service manager's stop or a closed terminal still gets the run document. The
+/// handlers are in place when this returns (before the run starts); call it in the runtime.
+fn cancel_on_signals(cancel: Arc<crate::run::Cancel>) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen = |kind| signal(kind).map_err(|e| format!("cannot listen for signals: {e}"));
+        let mut int = listen(SignalKind::interrupt())?;
+        let mut term = listen(SignalKind::terminate())?;
+        let mut hup = listen(SignalKind::hangup())?;
+        tokio::spawn(async move {
+            let mut next = async || {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                }
+            };
+            next().await;
+            cancel.cancel();
+            next().await;
+            std::process::exit(console::finish(EXIT_INTERRUPTED));
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(console::finish(EXIT_INTERRUPTED));
+            }
+        }
+    });
+    Ok(())
 }
 
 /// A JSON document on stdout, pretty-printed, with a final newline.

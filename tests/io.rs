@@ -436,3 +436,109 @@ fn control_characters_are_escaped_in_error_messages_and_diagnostics() {
         "{err}"
     );
 }
+
+// ---- SIGTERM and SIGHUP during a run: treated as the first Ctrl-C ----------------------------
+
+/// Starts a run whose `wait` task sleeps 1.5 s (then `after` would run) and whose `other` task
+/// is quick, waits until `wait` has started (its progress line), and sends `signal`.
+fn run_and_signal(signal: &str) -> Output {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pb = dir.path().join("slow.yaml");
+    std::fs::write(
+        &pb,
+        "kind: playbook\nname: Slow\ntasks:\n  wait: { command: sleep, input: { seconds: 1.5 }, next: [after] }\n  other: { command: sleep, input: { seconds: 0.2 } }\n  after: { command: concatToRear, input: { input: a, value: b } }\n",
+    )
+    .expect("written");
+    let mut child = codeless()
+        .arg("run")
+        .arg(&pb)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut err = child.stderr.take().expect("stderr");
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("▶ wait") {
+        match err.read(&mut byte) {
+            Ok(1) => seen.push(byte[0]),
+            _ => panic!(
+                "the run ended before `wait` started: {}",
+                String::from_utf8_lossy(&seen)
+            ),
+        }
+    }
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let reader = std::thread::spawn(move || {
+        let _ = err.read_to_end(&mut seen);
+        seen
+    });
+    let mut o = wait_at_most(child, 30);
+    o.stderr = reader.join().expect("stderr");
+    o
+}
+
+#[test]
+fn sigterm_and_sighup_during_a_run_are_treated_as_the_first_ctrl_c() {
+    for signal in ["-TERM", "-HUP"] {
+        let o = run_and_signal(signal);
+        assert_eq!(
+            o.status.code(),
+            Some(130),
+            "{signal}: {:?} {}",
+            o.status,
+            stderr(&o)
+        );
+        let doc: Value = serde_json::from_slice(&o.stdout).expect("a run document");
+        assert_eq!(doc["status"], "Failed", "{signal}");
+        assert_eq!(
+            doc["tasks"]["wait"]["status"], "Successful",
+            "{signal}: the running task was allowed to end"
+        );
+        assert_eq!(doc["tasks"]["other"]["status"], "Successful", "{signal}");
+        assert_eq!(doc["tasks"]["after"]["status"], "Cancelled", "{signal}");
+    }
+}
+
+#[test]
+fn a_second_signal_leaves_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pb = dir.path().join("slow.yaml");
+    std::fs::write(
+        &pb,
+        "kind: playbook\nname: Slow\ntasks:\n  wait: { command: sleep, input: { seconds: 30 } }\n",
+    )
+    .expect("written");
+    let mut child = codeless()
+        .arg("run")
+        .arg(&pb)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut err = child.stderr.take().expect("stderr");
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("▶ wait") {
+        match err.read(&mut byte) {
+            Ok(1) => seen.push(byte[0]),
+            _ => panic!("the run ended early: {}", String::from_utf8_lossy(&seen)),
+        }
+    }
+    let started = Instant::now();
+    for signal in ["-TERM", "-INT"] {
+        let sent = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let o = wait_at_most(child, 10);
+    assert_eq!(o.status.code(), Some(130), "{:?}", o.status);
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
