@@ -141,6 +141,8 @@ pub struct RunArgs {
     pub connections: Option<PathBuf>,
     pub commands: Vec<PathBuf>,
     pub trace: Option<PathBuf>,
+    /// Where files go (`--files DIR`; `FileStore::resolve`).
+    pub files: crate::files::FileStore,
     pub limits: Limits,
 }
 
@@ -240,6 +242,7 @@ pub fn run(args: RunArgs) -> i32 {
         progress: Progress::for_stderr(!args.quiet, secrets.clone()),
         connections,
         limits: args.limits,
+        files: args.files.clone(),
         ..RunOptions::default()
     };
     let mut opts = opts;
@@ -491,6 +494,8 @@ pub struct CommandArgs {
     pub inputs: Vec<String>,
     pub connections: Option<PathBuf>,
     pub commands: Vec<PathBuf>,
+    /// Where files go (`--files DIR`; `FileStore::resolve`).
+    pub files: crate::files::FileStore,
     pub limits: Limits,
 }
 
@@ -587,7 +592,7 @@ pub fn command(args: CommandArgs) -> i32 {
     };
     let services = crate::run::Services::new(
         Arc::new(ws.registry.clone()),
-        RunOptions::default().files,
+        args.files,
         Mocks::default(),
         16,
         table,
@@ -646,6 +651,7 @@ pub fn connection_test(
         inputs: Vec::new(),
         connections: connections.map(Path::to_path_buf),
         commands: commands.to_vec(),
+        files: crate::files::FileStore::user_default(),
         limits: *limits,
     });
     match code {
@@ -750,12 +756,17 @@ pub enum TestFormat {
 }
 
 /// Runs `kind: test` files; exit 0 when every case passes, 1 when some fail, 2 when none ran.
-pub fn test(paths: &[PathBuf], format: TestFormat, limits: &Limits) -> i32 {
+pub fn test(
+    paths: &[PathBuf],
+    format: TestFormat,
+    limits: &Limits,
+    files: &crate::files::FileStore,
+) -> i32 {
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => return fail(e),
     };
-    let results = match rt.block_on(crate::testing::run_paths(paths, limits)) {
+    let results = match rt.block_on(crate::testing::run_paths(paths, limits, files)) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };

@@ -224,8 +224,13 @@ impl std::fmt::Display for ReadError {
 /// bound is on what is read (`take(limit + 1)`), never on `metadata().len()`; a regular file's
 /// length only refuses it early, without reading it.
 pub fn read_file(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, ReadError> {
-    use std::io::Read as _;
     let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    read_bounded(file, limit)
+}
+
+/// [`read_file`] for a file opened already (the file store opens its entries its own way).
+pub fn read_bounded(file: std::fs::File, limit: u64) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read as _;
     let len = file
         .metadata()
         .ok()

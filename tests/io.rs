@@ -542,3 +542,132 @@ fn a_second_signal_leaves_at_once() {
     assert_eq!(o.status.code(), Some(130), "{:?}", o.status);
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+// ---- the file store: private to the user -------------------------------------------------------
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .expect("exists")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// `codeless command NAME --input ...` with `XDG_DATA_HOME` set to `xdg`, and more arguments.
+fn command_in(xdg: &Path, name: &str, inputs: &[&str], more: &[&str]) -> Output {
+    let mut c = codeless();
+    c.env("XDG_DATA_HOME", xdg).args(["command", name]);
+    for i in inputs {
+        c.args(["--input", i]);
+    }
+    c.args(more).output().expect("run")
+}
+
+fn return_data(o: &Output) -> String {
+    let doc: Value = serde_json::from_slice(&o.stdout).expect("an output model");
+    doc["returnData"].as_str().expect("text").to_owned()
+}
+
+#[test]
+fn files_go_to_a_private_directory_of_the_user_by_default() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let xdg = home.path().join("data");
+    let o = command_in(
+        &xdg,
+        "createFileFromText",
+        &["input=hello", "file_name=a.txt"],
+        &[],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let id = return_data(&o);
+    let dir = xdg.join("codeless/files");
+    for created in [xdg.join("codeless"), dir.clone()] {
+        assert_eq!(mode(&created), 0o700, "{}", created.display());
+    }
+    assert_eq!(mode(&dir.join(&id)), 0o600);
+    assert_eq!(mode(&dir.join(format!("{id}.json"))), 0o600);
+    let o = command_in(&xdg, "readFileText", &[&format!("file_id={id}")], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(return_data(&o), "hello");
+}
+
+#[test]
+fn a_default_directory_others_may_enter_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().expect("temp dir");
+    let xdg = home.path().join("data");
+    let dir = xdg.join("codeless/files");
+    std::fs::create_dir_all(&dir).expect("created");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let o = command_in(
+        &xdg,
+        "createFileFromText",
+        &["input=hello", "file_name=a.txt"],
+        &[],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).expect("an output model");
+    assert_eq!(
+        doc["error"]["message"],
+        format!(
+            "refusing to use the file store directory {}: others may use it (mode 0755); make it yours alone with `chmod 700` (pass --files DIR to use another)",
+            dir.display()
+        )
+    );
+    assert_eq!(std::fs::read_dir(&dir).expect("listed").count(), 0);
+    // `--files DIR` is used as given.
+    let given = home.path().join("given");
+    let o = command_in(
+        &xdg,
+        "createFileFromText",
+        &["input=hello", "file_name=a.txt"],
+        &["--files", given.to_str().expect("utf-8")],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(given.join(return_data(&o)).is_file());
+    assert_eq!(mode(&given), 0o700);
+}
+
+/// `run` and `test` take `--files DIR` too.
+#[test]
+fn run_and_test_store_files_in_the_directory_given() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pb = dir.path().join("pb.yaml");
+    std::fs::write(
+        &pb,
+        "kind: playbook\nname: Files\noutputs: { id: <<tasks.f.returnData>> }\ntasks:\n  f: { command: CreateFileFromTextArray, input: { input: [a, b], file_name: ips.txt } }\n",
+    )
+    .expect("written");
+    std::fs::write(
+        dir.path().join("pb.test.yaml"),
+        "kind: test\nplaybook: pb.yaml\ncases:\n  - name: stores\n    expect: { status: Successful }\n",
+    )
+    .expect("written");
+    let store = dir.path().join("store");
+    let nowhere = dir.path().join("unused-xdg");
+    let o = codeless()
+        .env("XDG_DATA_HOME", &nowhere)
+        .arg("run")
+        .arg(&pb)
+        .args(["-q", "--files"])
+        .arg(&store)
+        .output()
+        .expect("run");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).expect("a run document");
+    let id = doc["outputs"]["id"].as_str().expect("an ID");
+    assert_eq!(std::fs::read(store.join(id)).expect("stored"), b"a\nb");
+    std::fs::remove_dir_all(&store).expect("removed");
+    let o = codeless()
+        .env("XDG_DATA_HOME", &nowhere)
+        .arg("test")
+        .arg(dir.path().join("pb.test.yaml"))
+        .arg("--files")
+        .arg(&store)
+        .output()
+        .expect("test");
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(store.join(id).is_file());
+    assert!(!nowhere.exists(), "nothing went to the default location");
+}
