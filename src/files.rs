@@ -80,7 +80,7 @@ impl FileStore {
     }
 
     /// `$XDG_DATA_HOME/codeless/files` (`~/.local/share/codeless/files`), held to a default
-    /// location's checks. Nothing is created until a file is stored.
+    /// location's checks. Nothing is created until the store is first used.
     pub fn user_default() -> Self {
         FileStore {
             location: Location::Default(user_data_dir().map(|d| d.join("codeless").join("files"))),

@@ -251,7 +251,7 @@ mod tests {
         let d = Diagnostic::error("Y001", &file, Span::new(8, 6), "bad `x\x1b]0;t\x07`")
             .with_help("not \x1b[8mhidden");
         for color in [false, true] {
-            let out = render(&[d.clone()], 1, Format::Human, color);
+            let out = render(std::slice::from_ref(&d), 1, Format::Human, color);
             let raw: Vec<char> = out
                 .chars()
                 .filter(|c| c.is_control() && !matches!(c, '\n' | '\t'))

@@ -355,8 +355,10 @@ fn http_fuzz() -> &'static HttpFuzz {
             diags.iter().map(|d| d.short()).collect::<Vec<_>>()
         );
         let files = std::env::temp_dir().join(format!("codeless-fuzz-files-{}", std::process::id()));
-        let mut limits = codeless::limits::Limits::default();
-        limits.response_size = 64 * 1024;
+        let limits = codeless::limits::Limits {
+            response_size: 64 * 1024,
+            ..Default::default()
+        };
         let services = codeless::run::Services::new(
             std::sync::Arc::new(ws.registry.clone()),
             codeless::files::FileStore::new(&files),
@@ -425,9 +427,9 @@ pub fn http_exchange(data: &[u8]) -> (&'static str, Vec<u8>) {
         .and_then(|c| c.parse::<u16>().ok())
     {
         Some(s) if code.len() == 3 => s,
-        _ => code
-            .iter()
-            .fold(0u16, |n, &b| ((u32::from(n) * 256 + u32::from(b)) % 1000) as u16),
+        _ => code.iter().fold(0u16, |n, &b| {
+            ((u32::from(n) * 256 + u32::from(b)) % 1000) as u16
+        }),
     };
     let split = rest.windows(2).position(|w| w == b"\n\n");
     let (headers, body) = match split {
