@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 SECONDS_PER=${1:-60}
 shift || true
-ALL=(load_playbook load_integration load_connections load_test template text_template jsonpath validate)
+ALL=(load_playbook load_integration load_connections load_test template text_template jsonpath validate http_response)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
 TARGET_DIR=${FUZZ_TARGET_DIR:-$ROOT/fuzz/target}
@@ -86,6 +86,10 @@ grep -rhoE '\$[.\[][^ ,}"]*' playbooks tests/corpus 2>/dev/null | sort -u | head
   printf '%s\n{"data":[{"id":1,"s":5,"tags":["a"]},{"id":2,"s":9}],"error":{"message":"m"}}' "$p" \
     >"fuzz/corpus/jsonpath/seed-$(printf '%s' "$p" | sha1sum | cut -c1-16)"
 done
+
+# HTTP responses: the seeds of tests/fuzz_seeds/http_response (the harness's framing: see
+# fuzz/src/harness.rs, `http_exchange`).
+seed http_response tests/fuzz_seeds/http_response/*
 
 # ---- run -----------------------------------------------------------------------------------
 declare -A EXECS FINDINGS STATUS

@@ -2,6 +2,7 @@
 //! `main.rs` only parses arguments and calls these.
 
 use crate::commands::Registry;
+use crate::console;
 use crate::diagnostic::Diagnostic;
 use crate::limits::Limits;
 use crate::load::load_str;
@@ -13,6 +14,7 @@ use crate::run::{
 };
 use crate::workspace::Workspace;
 use serde_json::{Map, Value};
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -74,7 +76,7 @@ pub fn validate(
     let diags = ws.diagnostics();
     let color = std::io::stdout().is_terminal();
     let rendered = render(&diags, ws.checked_files(), format, color);
-    print!("{}", ws.literal_secrets().mask(&rendered));
+    console::print(&ws.literal_secrets().mask(&rendered));
     if Workspace::has_errors(&diags) {
         EXIT_FAILED
     } else {
@@ -82,33 +84,38 @@ pub fn validate(
     }
 }
 
-/// Reads a JSON or YAML data file (incident, event, inputs, mocks), refusing files larger than
-/// the `file-size` limit before reading them.
+/// Reads a JSON or YAML data file (incident, event, inputs, mocks) through the `file-size`
+/// limit, whatever the file is (a pipe, a FIFO, a device). A UTF-8 byte order mark is skipped,
+/// in JSON as in YAML.
 pub fn read_data(path: &Path, limits: &Limits) -> Result<Value, String> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
-        .len();
-    if let Some(why) = limits.file_too_large(size) {
-        return Err(format!(
-            "{}: {why} ({})",
+    let bytes = limits.read_file(path).map_err(|e| match e {
+        crate::limits::ReadError::Io(e) => format!("cannot read {}: {e}", path.display()),
+        too_large => format!(
+            "{}: {too_large} ({})",
             path.display(),
             crate::limits::raise_hint("file-size")
-        ));
-    }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        ),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "cannot read {}: not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     if path.extension().and_then(|e| e.to_str()) == Some("json") {
-        return serde_json::from_str(&text)
+        return serde_json::from_str(text)
             .map_err(|e| format!("{}: invalid JSON: {e}", path.display()));
     }
-    crate::load::node::parse_yaml_limited(&text, limits)
+    crate::load::node::parse_yaml_limited(text, limits)
         .map(|n| n.to_json())
         .map_err(|e| {
             // The same words as a playbook's YAML errors, with the line where the parser knows it.
             let at = e
                 .span
                 .map(|s| {
-                    let file = crate::diagnostic::SourceFile::new("", text.as_str());
+                    let file = crate::diagnostic::SourceFile::new("", text);
                     format!(":{}", file.line_col(s.start).0)
                 })
                 .unwrap_or_default();
@@ -134,11 +141,14 @@ pub struct RunArgs {
     pub connections: Option<PathBuf>,
     pub commands: Vec<PathBuf>,
     pub trace: Option<PathBuf>,
+    /// Where files go (`--files DIR`; `FileStore::resolve`).
+    pub files: crate::files::FileStore,
     pub limits: Limits,
 }
 
+/// Says `msg` on stderr (its control characters escaped) and returns exit status 2.
 fn fail(msg: impl std::fmt::Display) -> i32 {
-    eprintln!("error: {msg}");
+    console::eprint(&format!("error: {msg}\n"));
     EXIT_INVALID
 }
 
@@ -154,10 +164,7 @@ pub fn run(args: RunArgs) -> i32 {
     }
     if Workspace::has_errors(&diags) {
         let color = std::io::stderr().is_terminal();
-        eprint!(
-            "{}",
-            render(&diags, ws.checked_files(), Format::Human, color)
-        );
+        console::eprint_raw(&render(&diags, ws.checked_files(), Format::Human, color));
         return EXIT_INVALID;
     }
     let shown = args.playbook.display().to_string();
@@ -235,6 +242,7 @@ pub fn run(args: RunArgs) -> i32 {
         progress: Progress::for_stderr(!args.quiet, secrets.clone()),
         connections,
         limits: args.limits,
+        files: args.files.clone(),
         ..RunOptions::default()
     };
     let mut opts = opts;
@@ -259,25 +267,22 @@ pub fn run(args: RunArgs) -> i32 {
     };
     let registry = Arc::new(ws.registry.clone());
     let cancel = opts.cancel.clone();
+    let trace = opts.trace.clone();
     let result = rt.block_on(async {
-        // Ctrl-C: start no new task, let running ones end or time out, then report.
-        // A second Ctrl-C leaves at once.
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(EXIT_INTERRUPTED);
-                }
-            }
-        });
+        if let Err(e) = cancel_on_signals(cancel) {
+            console::eprint(&format!("warning: {e}\n"));
+        }
         run_playbook(pb.clone(), Arc::new(plan), registry, data, opts).await
     });
     for e in &result.output_errors {
-        eprintln!("warning: {}", secrets.mask(e));
+        console::eprint(&format!("warning: {}\n", secrets.mask(e)));
     }
     let mut doc = run_document(&pb, &result);
     secrets.mask_value(&mut doc);
-    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    print_json(&doc);
+    if let Some(e) = trace.error() {
+        console::write_failed(e);
+    }
     if result.cancelled {
         EXIT_INTERRUPTED
     } else if result.status == crate::output::Status::Failed {
@@ -287,8 +292,55 @@ pub fn run(args: RunArgs) -> i32 {
     }
 }
 
+/// Ctrl-C during a run starts no new task, lets running ones end or time out, and the run is
+/// reported; a second one leaves at once. SIGTERM and SIGHUP are treated as Ctrl-C (DESIGN.md
+/// §6): a service manager's stop or a closed terminal still gets the run document. The
+/// handlers are in place when this returns (before the run starts); call it in the runtime.
+fn cancel_on_signals(cancel: Arc<crate::run::Cancel>) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listen = |kind| signal(kind).map_err(|e| format!("cannot listen for signals: {e}"));
+        let mut int = listen(SignalKind::interrupt())?;
+        let mut term = listen(SignalKind::terminate())?;
+        let mut hup = listen(SignalKind::hangup())?;
+        tokio::spawn(async move {
+            let mut next = async || {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                }
+            };
+            next().await;
+            cancel.cancel();
+            next().await;
+            std::process::exit(console::finish(EXIT_INTERRUPTED));
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(console::finish(EXIT_INTERRUPTED));
+            }
+        }
+    });
+    Ok(())
+}
+
+/// A JSON document on stdout, pretty-printed, with a final newline.
+fn print_json(doc: &Value) {
+    console::print(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(doc).unwrap_or_default()
+    ));
+}
+
 pub fn list_commands() -> i32 {
     let r = Registry::builtin();
+    let mut out = String::new();
     let mut rows: Vec<_> = r.iter().collect();
     rows.sort_by(|a, b| (&a.spec.category, &a.spec.name).cmp(&(&b.spec.category, &b.spec.name)));
     let w = rows.iter().map(|c| c.spec.name.len()).max().unwrap_or(10);
@@ -296,7 +348,7 @@ pub fn list_commands() -> i32 {
     for c in rows {
         if c.spec.category != cat {
             cat = c.spec.category.clone();
-            println!("\n{cat}");
+            let _ = writeln!(out, "\n{cat}");
         }
         let params: Vec<String> = c
             .spec
@@ -311,7 +363,8 @@ pub fn list_commands() -> i32 {
                 )
             })
             .collect();
-        println!(
+        let _ = writeln!(
+            out,
             "  {:w$}  {}  ({}) → {}",
             c.spec.name,
             c.spec.display,
@@ -319,15 +372,18 @@ pub fn list_commands() -> i32 {
             c.spec.returns
         );
     }
-    println!(
+    let _ = writeln!(
+        out,
         "\n{} commands. `codeless commands show NAME` documents one.",
         r.len()
     );
+    console::print(&out);
     EXIT_OK
 }
 
 pub fn show_command(name: &str) -> i32 {
     let r = Registry::builtin();
+    let mut out = String::new();
     let Some(c) = r.get(name) else {
         let hint = r
             .suggest(name)
@@ -336,9 +392,10 @@ pub fn show_command(name: &str) -> i32 {
         return fail(format!("unknown command `{name}`{hint}"));
     };
     let s = &c.spec;
-    println!("{} — {}", s.name, s.display);
-    println!("category: {}", s.category);
-    println!(
+    let _ = writeln!(out, "{} — {}", s.name, s.display);
+    let _ = writeln!(out, "category: {}", s.category);
+    let _ = writeln!(
+        out,
         "features: {}",
         s.features
             .iter()
@@ -346,7 +403,8 @@ pub fn show_command(name: &str) -> i32 {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!(
+    let _ = writeln!(
+        out,
         "status:   {}",
         if s.status == crate::commands::Lifecycle::Draft {
             "draft"
@@ -355,11 +413,11 @@ pub fn show_command(name: &str) -> i32 {
         }
     );
     if !s.description.is_empty() {
-        println!("\n{}", s.description);
+        let _ = writeln!(out, "\n{}", s.description);
     }
-    println!("\ninputs:");
+    let _ = writeln!(out, "\ninputs:");
     if s.inputs.is_empty() {
-        println!("  (none)");
+        let _ = writeln!(out, "  (none)");
     }
     for p in &s.inputs {
         let mut line = format!(
@@ -375,21 +433,22 @@ pub fn show_command(name: &str) -> i32 {
         if !p.options.is_empty() {
             line.push_str(&format!(", one of: {}", p.options.join(" | ")));
         }
-        println!("{line}");
+        let _ = writeln!(out, "{line}");
         if !p.description.is_empty() {
-            println!("      {}", p.description);
+            let _ = writeln!(out, "      {}", p.description);
         }
         if let Some(sample) = &p.sample {
-            println!("      sample: {sample}");
+            let _ = writeln!(out, "      sample: {sample}");
         }
     }
-    println!("\nreturnData: {}", s.returns);
+    let _ = writeln!(out, "\nreturnData: {}", s.returns);
     if !s.key_fields.is_empty() {
-        println!("key fields:");
+        let _ = writeln!(out, "key fields:");
         for k in &s.key_fields {
-            println!("  {} = {}", k.name, k.path);
+            let _ = writeln!(out, "  {} = {}", k.name, k.path);
         }
     }
+    console::print(&out);
     EXIT_OK
 }
 
@@ -435,6 +494,8 @@ pub struct CommandArgs {
     pub inputs: Vec<String>,
     pub connections: Option<PathBuf>,
     pub commands: Vec<PathBuf>,
+    /// Where files go (`--files DIR`; `FileStore::resolve`).
+    pub files: crate::files::FileStore,
     pub limits: Limits,
 }
 
@@ -464,15 +525,12 @@ fn command_workspace(
     let ws = Workspace::load_with(&files, limits);
     let diags = ws.diagnostics();
     if Workspace::has_errors(&diags) {
-        eprint!(
-            "{}",
-            render(
-                &diags,
-                ws.checked_files(),
-                Format::Human,
-                std::io::stderr().is_terminal()
-            )
-        );
+        console::eprint_raw(&render(
+            &diags,
+            ws.checked_files(),
+            Format::Human,
+            std::io::stderr().is_terminal(),
+        ));
         return Err(EXIT_INVALID);
     }
     Ok(ws)
@@ -534,7 +592,7 @@ pub fn command(args: CommandArgs) -> i32 {
     };
     let services = crate::run::Services::new(
         Arc::new(ws.registry.clone()),
-        RunOptions::default().files,
+        args.files,
         Mocks::default(),
         16,
         table,
@@ -551,7 +609,7 @@ pub fn command(args: CommandArgs) -> i32 {
     let mut doc = serde_json::to_value(&out).unwrap_or(Value::Null);
     doc["retries"] = Value::from(retries);
     secrets.mask_value(&mut doc);
-    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    print_json(&doc);
     if out.failed() {
         EXIT_FAILED
     } else {
@@ -593,11 +651,18 @@ pub fn connection_test(
         inputs: Vec::new(),
         connections: connections.map(Path::to_path_buf),
         commands: commands.to_vec(),
+        files: crate::files::FileStore::user_default(),
         limits: *limits,
     });
     match code {
-        EXIT_OK => eprintln!("connection `{name}` ({}): passed", conn.integration.value),
-        EXIT_FAILED => eprintln!("connection `{name}` ({}): FAILED", conn.integration.value),
+        EXIT_OK => console::eprint(&format!(
+            "connection `{name}` ({}): passed\n",
+            conn.integration.value
+        )),
+        EXIT_FAILED => console::eprint(&format!(
+            "connection `{name}` ({}): FAILED\n",
+            conn.integration.value
+        )),
         _ => {}
     }
     code
@@ -623,14 +688,16 @@ pub fn schema(kind: Option<&str>) -> i32 {
     match kind {
         Some(k) => match crate::schema::schema_json(k) {
             Some(s) => {
-                print!("{s}");
+                console::print(&s);
                 EXIT_OK
             }
             None => fail(format!("unknown kind `{k}`")),
         },
         None => {
-            println!("kinds: {}", crate::schema::KINDS.join(", "));
-            println!("`codeless schema KIND` prints one; the same files are in schemas/.");
+            console::print(&format!(
+                "kinds: {}\n`codeless schema KIND` prints one; the same files are in schemas/.\n",
+                crate::schema::KINDS.join(", ")
+            ));
             EXIT_OK
         }
     }
@@ -689,12 +756,17 @@ pub enum TestFormat {
 }
 
 /// Runs `kind: test` files; exit 0 when every case passes, 1 when some fail, 2 when none ran.
-pub fn test(paths: &[PathBuf], format: TestFormat, limits: &Limits) -> i32 {
+pub fn test(
+    paths: &[PathBuf],
+    format: TestFormat,
+    limits: &Limits,
+    files: &crate::files::FileStore,
+) -> i32 {
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => return fail(e),
     };
-    let results = match rt.block_on(crate::testing::run_paths(paths, limits)) {
+    let results = match rt.block_on(crate::testing::run_paths(paths, limits, files)) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
@@ -702,8 +774,8 @@ pub fn test(paths: &[PathBuf], format: TestFormat, limits: &Limits) -> i32 {
         return fail("no test cases found (test files have `kind: test`)");
     }
     match format {
-        TestFormat::Human => print!("{}", crate::testing::human(&results)),
-        TestFormat::Junit => print!("{}", crate::testing::junit(&results)),
+        TestFormat::Human => console::print(&crate::testing::human(&results)),
+        TestFormat::Junit => console::print(&crate::testing::junit(&results)),
     }
     if results.iter().all(|r| r.passed()) {
         EXIT_OK
@@ -723,10 +795,12 @@ pub fn graph(
     let Some(pb) = ws.playbook(playbook) else {
         let diags = ws.diagnostics_for(&playbook.display().to_string());
         if !diags.is_empty() {
-            eprint!(
-                "{}",
-                render(&diags, 1, Format::Human, std::io::stderr().is_terminal())
-            );
+            console::eprint_raw(&render(
+                &diags,
+                1,
+                Format::Human,
+                std::io::stderr().is_terminal(),
+            ));
         }
         return fail(format!("{} is not a playbook", playbook.display()));
     };
@@ -739,12 +813,12 @@ pub fn graph(
         crate::graph::GraphFormat::Mermaid => crate::graph::mermaid(&pb, &plan, run_doc.as_ref()),
         crate::graph::GraphFormat::Dot => crate::graph::dot(&pb, &plan, run_doc.as_ref()),
     };
-    print!("{out}");
+    console::print(&out);
     EXIT_OK
 }
 
 /// Prints the limits in force and their defaults (`codeless limits`).
 pub fn limits(limits: &Limits) -> i32 {
-    print!("{}", limits.table());
+    console::print(&limits.table());
     EXIT_OK
 }

@@ -111,8 +111,14 @@ fn expand(v: &Value) -> Result<Value, String> {
         let value = if let Some(var) = reference.strip_prefix("env:") {
             std::env::var(var).map_err(|_| format!("environment variable `{var}` is not set"))?
         } else if let Some(path) = reference.strip_prefix("file:") {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read secret file `{path}`: {e}"))?;
+            // The default file-size limit: `expand` has no `--limit`s, and no secret is 10 MiB.
+            let bytes = crate::limits::read_file(
+                std::path::Path::new(path),
+                crate::limits::Limits::default().file_size,
+            )
+            .map_err(|e| format!("cannot read secret file `{path}`: {e}"))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| format!("cannot read secret file `{path}`: not UTF-8 text"))?;
             text.trim_end_matches(['\n', '\r']).to_owned()
         } else {
             return Err(format!(

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod commands;
 pub mod connections;
+pub mod console;
 pub mod diagnostic;
 pub mod files;
 pub mod graph;

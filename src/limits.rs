@@ -160,16 +160,6 @@ impl Limits {
         Ok(())
     }
 
-    /// Why a file of `size` bytes is refused, if it is: over the `file-size` limit.
-    pub fn file_too_large(&self, size: u64) -> Option<String> {
-        (size > self.file_size).then(|| {
-            format!(
-                "the file is {size} bytes, more than the file-size limit of {} bytes",
-                self.file_size
-            )
-        })
-    }
-
     /// The value of the named limit as the command line would write it.
     pub fn shown(&self, info: &LimitInfo) -> String {
         show_value((info.get)(self), info.bytes)
@@ -196,6 +186,76 @@ impl Limits {
         }
         out.push_str("\nChange one with `--limit NAME=VALUE` (sizes take KiB, MiB or GiB).\n");
         out
+    }
+}
+
+/// Why a file could not be read whole: over the `file-size` limit, or an I/O error.
+#[derive(Debug)]
+pub enum ReadError {
+    /// `size` is known for regular files (their metadata), not for pipes and devices.
+    TooLarge {
+        limit: u64,
+        size: Option<u64>,
+    },
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::TooLarge {
+                limit,
+                size: Some(size),
+            } => write!(
+                f,
+                "the file is {size} bytes, more than the file-size limit of {limit} bytes"
+            ),
+            ReadError::TooLarge { limit, size: None } => write!(
+                f,
+                "the file is larger than the file-size limit of {limit} bytes"
+            ),
+            ReadError::Io(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Reads the whole file at `path`, at most `limit` bytes of it, whatever it is: a regular file,
+/// a pipe (`/dev/stdin`), a FIFO or a device (`/dev/zero`). Their metadata says 0 bytes, so the
+/// bound is on what is read (`take(limit + 1)`), never on `metadata().len()`; a regular file's
+/// length only refuses it early, without reading it.
+pub fn read_file(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    read_bounded(file, limit)
+}
+
+/// [`read_file`] for a file opened already (the file store opens its entries its own way).
+pub fn read_bounded(file: std::fs::File, limit: u64) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read as _;
+    let len = file
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    if let Some(size) = len.filter(|&size| size > limit) {
+        return Err(ReadError::TooLarge {
+            limit,
+            size: Some(size),
+        });
+    }
+    let mut bytes = Vec::with_capacity(len.unwrap_or(0) as usize);
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge { limit, size: None });
+    }
+    Ok(bytes)
+}
+
+impl Limits {
+    /// [`read_file`] under the `file-size` limit.
+    pub fn read_file(&self, path: &std::path::Path) -> Result<Vec<u8>, ReadError> {
+        read_file(path, self.file_size)
     }
 }
 
@@ -264,6 +324,27 @@ mod tests {
         assert!(err("batch-size=99999999999").contains("out of range"));
         assert!(err("file-size=99999999999GiB").contains("too large"));
         assert!(err("nesting-depth=-1").contains("not a whole number"));
+    }
+
+    #[test]
+    fn read_file_takes_exactly_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"12345").unwrap();
+        assert_eq!(read_file(&path, 5).unwrap(), b"12345");
+        assert_eq!(
+            read_file(&path, 4).unwrap_err().to_string(),
+            "the file is 5 bytes, more than the file-size limit of 4 bytes"
+        );
+        // A device: no length to go by, the bound is on what is read.
+        assert_eq!(
+            read_file(std::path::Path::new("/dev/zero"), 4)
+                .unwrap_err()
+                .to_string(),
+            "the file is larger than the file-size limit of 4 bytes"
+        );
+        let missing = read_file(&dir.path().join("nope"), 4).unwrap_err();
+        assert!(matches!(missing, ReadError::Io(_)), "{missing}");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The `codeless` binary: argument parsing only; the work is in the library.
 
 use clap::{Parser, Subcommand};
-use codeless::cli;
+use codeless::files::FileStore;
 use codeless::report::Format;
+use codeless::{cli, console};
 use std::path::PathBuf;
 
 // glibc's malloc grows and trims its per-thread arenas with mprotect and faults in fresh pages
@@ -78,6 +79,9 @@ enum Cmd {
         /// Write one JSON line per event (task started/retried/finished...) to FILE.
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// The file store's directory (default: $XDG_DATA_HOME/codeless/files).
+        #[arg(long, value_name = "DIR")]
+        files: Option<PathBuf>,
     },
     /// Run one command and print its output model (the seed's "Test Command").
     Command {
@@ -94,6 +98,9 @@ enum Cmd {
         /// Directories of integrations and playbooks to find the command in.
         #[arg(long = "commands", value_name = "DIR")]
         commands: Vec<PathBuf>,
+        /// The file store's directory (default: $XDG_DATA_HOME/codeless/files).
+        #[arg(long, value_name = "DIR")]
+        files: Option<PathBuf>,
     },
     /// Work with connections.
     Connection {
@@ -106,6 +113,9 @@ enum Cmd {
         paths: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "human")]
         format: cli::TestFormat,
+        /// The file store's directory (default: $XDG_DATA_HOME/codeless/files).
+        #[arg(long, value_name = "DIR")]
+        files: Option<PathBuf>,
     },
     /// Draw a playbook's task graph (branch labels, loop edges, joins).
     Graph {
@@ -151,12 +161,25 @@ enum CommandsAction {
 }
 
 fn main() {
-    let args = Cli::parse();
+    let args = match Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            // Help and version go to stdout, usage errors to stderr: either may be a closed
+            // pipe or a full disk, as any output (console's rules).
+            if let Err(io) = e.print() {
+                if io.kind() != std::io::ErrorKind::BrokenPipe {
+                    let to = if e.use_stderr() { "stderr" } else { "stdout" };
+                    console::write_failed(format!("cannot write to {to}: {io}"));
+                }
+            }
+            std::process::exit(console::finish(e.exit_code()));
+        }
+    };
     let limits = match codeless::limits::Limits::parse(&args.limits) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(cli::EXIT_INVALID);
+            console::eprint(&format!("error: {e}\n"));
+            std::process::exit(console::finish(cli::EXIT_INVALID));
         }
     };
     let code = match args.command {
@@ -187,6 +210,7 @@ fn main() {
             connections,
             commands,
             trace,
+            files,
         } => cli::run(cli::RunArgs {
             playbook,
             incident,
@@ -200,6 +224,7 @@ fn main() {
             connections,
             commands,
             trace,
+            files: FileStore::resolve(files, None),
             limits,
         }),
         Cmd::Command {
@@ -208,12 +233,14 @@ fn main() {
             inputs,
             connections,
             commands,
+            files,
         } => cli::command(cli::CommandArgs {
             name,
             connection,
             inputs,
             connections,
             commands,
+            files: FileStore::resolve(files, None),
             limits,
         }),
         Cmd::Connection {
@@ -224,7 +251,11 @@ fn main() {
                     commands,
                 },
         } => cli::connection_test(&name, connections.as_deref(), &commands, &limits),
-        Cmd::Test { paths, format } => cli::test(&paths, format, &limits),
+        Cmd::Test {
+            paths,
+            format,
+            files,
+        } => cli::test(&paths, format, &limits, &FileStore::resolve(files, None)),
         Cmd::Graph {
             playbook,
             format,
@@ -237,5 +268,5 @@ fn main() {
         } => cli::show_command(&name),
         Cmd::Limits => cli::limits(&limits),
     };
-    std::process::exit(code);
+    std::process::exit(console::finish(code));
 }

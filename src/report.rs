@@ -1,7 +1,8 @@
 //! Rendering diagnostics for people and machines: human (miette snippets), JSON, GitHub.
 //! Knows nothing about rules; takes `Diagnostic`s as data.
 
-use crate::diagnostic::{Diagnostic, DiagnosticJson, Severity};
+use crate::console::escape_controls;
+use crate::diagnostic::{Diagnostic, DiagnosticJson, Severity, SourceFile};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 use serde_json::json;
 
@@ -58,10 +59,14 @@ pub fn render(diags: &[Diagnostic], files: usize, format: Format, color: bool) -
             };
             let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
             let mut out = String::new();
+            let mut shown = ShownSources::default();
             for d in diags {
-                let report = HumanDiag(d);
+                let report = HumanDiag {
+                    d,
+                    text: shown.of(&d.file),
+                };
                 if handler.render_report(&mut out, &report).is_err() {
-                    out.push_str(&d.short());
+                    out.push_str(&escape_controls(&d.short()));
                 }
                 out.push('\n');
             }
@@ -83,18 +88,56 @@ fn escape_gh(s: &str) -> String {
         .replace('\n', "%0A")
 }
 
-struct HumanDiag<'a>(&'a Diagnostic);
+/// A diagnostic as miette renders it. Human output reaches terminals (`run` writes it to
+/// stderr), and a file's text, its path and messages quoting it may hold control characters
+/// (YAML's `"\e"` escapes): messages and paths have them escaped, the snippet has each of their
+/// bytes shown as `?` (so that every span keeps its offsets).
+struct HumanDiag<'a> {
+    d: &'a Diagnostic,
+    text: std::sync::Arc<str>,
+}
+
+/// The snippet text of each file, made safe once per file (not once per diagnostic).
+#[derive(Default)]
+struct ShownSources(std::collections::HashMap<*const SourceFile, std::sync::Arc<str>>);
+
+impl ShownSources {
+    fn of(&mut self, file: &std::sync::Arc<SourceFile>) -> std::sync::Arc<str> {
+        self.0
+            .entry(std::sync::Arc::as_ptr(file))
+            .or_insert_with(|| controls_as_question_marks(&file.text).into())
+            .clone()
+    }
+}
+
+/// `text` with every byte of a control character (newline, tab and a CR before a newline aside)
+/// replaced by `?`: the same length, so spans into it stay where they were.
+fn controls_as_question_marks(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let kept =
+            !c.is_control() || c == '\n' || c == '\t' || (c == '\r' && chars.peek() == Some(&'\n'));
+        if kept {
+            out.push(c);
+        } else {
+            out.extend(std::iter::repeat_n('?', c.len_utf8()));
+        }
+    }
+    out
+}
 
 impl std::fmt::Debug for HumanDiag<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0.message)
+        f.write_str(&escape_controls(&self.d.message))
     }
 }
 
 impl std::fmt::Display for HumanDiag<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (l, c) = self.0.line_col();
-        write!(f, "{}:{l}:{c}: {}", self.0.file.path, self.0.message)
+        let (l, c) = self.d.line_col();
+        let line = format!("{}:{l}:{c}: {}", self.d.file.path, self.d.message);
+        f.write_str(&escape_controls(&line))
     }
 }
 
@@ -102,34 +145,34 @@ impl std::error::Error for HumanDiag<'_> {}
 
 impl miette::Diagnostic for HumanDiag<'_> {
     fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        Some(Box::new(self.0.code))
+        Some(Box::new(self.d.code))
     }
     fn severity(&self) -> Option<miette::Severity> {
-        Some(match self.0.severity {
+        Some(match self.d.severity {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
         })
     }
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        self.0
+        self.d
             .help
             .as_ref()
-            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+            .map(|h| Box::new(escape_controls(h).into_owned()) as Box<dyn std::fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        if self.0.file.text.is_empty() {
+        if self.text.is_empty() {
             None
         } else {
-            Some(&self.0.file.text)
+            Some(&self.text)
         }
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        if self.0.file.text.is_empty() {
+        if self.text.is_empty() {
             return None;
         }
-        let s = self.0.span;
-        let start = s.start.min(self.0.file.text.len());
-        let len = s.len.min(self.0.file.text.len() - start);
+        let s = self.d.span;
+        let start = s.start.min(self.text.len());
+        let len = s.len.min(self.text.len() - start);
         Some(Box::new(std::iter::once(LabeledSpan::new(
             Some("here".into()),
             start,
@@ -194,4 +237,42 @@ fn sarif(diags: &[Diagnostic]) -> String {
         "{}\n",
         serde_json::to_string_pretty(&doc).unwrap_or_default()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::node::Span;
+
+    #[test]
+    fn human_output_carries_no_control_characters_from_the_file() {
+        let text = "a: 1\nb: x\x1b]0;t\x07\u{9b}y\r\nc: 3\r\n";
+        let file = SourceFile::new("f\x1b[2J.yaml", text);
+        let d = Diagnostic::error("Y001", &file, Span::new(8, 6), "bad `x\x1b]0;t\x07`")
+            .with_help("not \x1b[8mhidden");
+        for color in [false, true] {
+            let out = render(std::slice::from_ref(&d), 1, Format::Human, color);
+            let raw: Vec<char> = out
+                .chars()
+                .filter(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+                .filter(|c| !(color && *c == '\x1b'))
+                .collect();
+            assert!(raw.is_empty(), "{raw:?} in {out:?}");
+            assert!(
+                out.contains("f\\x1b[2J.yaml:2:4: bad `x\\x1b]0;t\\x07`"),
+                "{out}"
+            );
+            assert!(out.contains("b: x?]0;t???y"), "{out}");
+            assert!(out.contains("not \\x1b[8mhidden"), "{out}");
+        }
+        // With colours, the only escapes are miette's own colour codes (SGR, `ESC [ ... m`).
+        let out = render(&[d], 1, Format::Human, true);
+        for (i, _) in out.match_indices('\x1b') {
+            let sgr = out[i + 1..]
+                .strip_prefix('[')
+                .and_then(|r| r.split_once('m'))
+                .is_some_and(|(params, _)| params.bytes().all(|b| b.is_ascii_digit() || b == b';'));
+            assert!(sgr, "{:?}", &out[i..]);
+        }
+    }
 }

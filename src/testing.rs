@@ -3,6 +3,7 @@
 //! run counts, values at JSONPaths of the run document). Owns no rendering beyond its report.
 
 use crate::diagnostic::SourceFile;
+use crate::files::FileStore;
 use crate::limits::Limits;
 use crate::load::node::Span;
 use crate::model::{Document, Playbook, TestCase, TestFile};
@@ -30,9 +31,9 @@ impl CaseResult {
     }
 }
 
-/// Runs every case of a test file. `files` are the extra files the playbook's workspace sees
-/// (nested playbooks, integrations), usually its directory.
-pub async fn run_test_file(tf: &TestFile, limits: &Limits) -> Vec<CaseResult> {
+/// Runs every case of a test file; the playbook's workspace is its directory (nested
+/// playbooks, integrations). Files the playbook creates go to `store`.
+pub async fn run_test_file(tf: &TestFile, limits: &Limits, store: &FileStore) -> Vec<CaseResult> {
     let file = &tf.file;
     let at = |span: Span| -> String {
         let (l, c) = file.line_col(span.start);
@@ -70,7 +71,7 @@ pub async fn run_test_file(tf: &TestFile, limits: &Limits) -> Vec<CaseResult> {
         let started = Instant::now();
         let failures = match &setup {
             Err(e) => vec![e.clone()],
-            Ok((pb, ws)) => run_case(pb, ws, case, file, limits).await,
+            Ok((pb, ws)) => run_case(pb, ws, case, file, limits, store).await,
         };
         out.push(CaseResult {
             file: file.path.clone(),
@@ -89,6 +90,7 @@ async fn run_case(
     case: &TestCase,
     file: &Arc<SourceFile>,
     limits: &Limits,
+    store: &FileStore,
 ) -> Vec<String> {
     let at = |span: Span| -> String {
         let (l, c) = file.line_col(span.start);
@@ -117,6 +119,7 @@ async fn run_case(
     let opts = RunOptions {
         mocks,
         limits: *limits,
+        files: store.clone(),
         ..RunOptions::default()
     };
     let (result, doc) = run_in_workspace(ws, pb.clone(), data, opts).await;
@@ -239,7 +242,12 @@ fn clip(v: &Value) -> String {
 }
 
 /// Loads and runs every test file under `paths`. Load problems of test files are failures.
-pub async fn run_paths(paths: &[PathBuf], limits: &Limits) -> Result<Vec<CaseResult>, String> {
+/// Files the playbooks create go to `store`.
+pub async fn run_paths(
+    paths: &[PathBuf],
+    limits: &Limits,
+    store: &FileStore,
+) -> Result<Vec<CaseResult>, String> {
     let files = crate::cli::walk(paths)?;
     let mut results = Vec::new();
     for f in files {
@@ -262,7 +270,7 @@ pub async fn run_paths(paths: &[PathBuf], limits: &Limits) -> Result<Vec<CaseRes
             continue;
         }
         if let Some(Document::Test(tf)) = &loaded.document {
-            results.extend(run_test_file(tf, limits).await);
+            results.extend(run_test_file(tf, limits, store).await);
         }
     }
     Ok(results)

@@ -201,7 +201,8 @@ fn read_file_text(a: &Args, ctx: &UtilityContext) -> Result<Value, String> {
 }
 
 fn get_file_info(a: &Args, ctx: &UtilityContext) -> Result<Value, String> {
-    let meta = ctx.files.meta(a.text("file_id")?.trim())?;
+    // Read whole, so that a file changed since it was stored is refused here too.
+    let (meta, _) = ctx.files.get(a.text("file_id")?.trim())?;
     serde_json::to_value(meta).map_err(|e| format!("cannot describe the file: {e}"))
 }
 
@@ -333,6 +334,24 @@ mod tests {
         let meta = files
             .put("bin.dat", "application/octet-stream", &[0xff, 0xfe], "test")
             .unwrap();
+        let e = call_with(&files, "readFileText", json!({"file_id": meta.id})).unwrap_err();
+        assert_eq!(
+            e,
+            format!(
+                "file {} (bin.dat) is not UTF-8 text (invalid byte at offset 0)",
+                meta.id
+            )
+        );
+        // Content replaced after it was stored: every command refuses it.
+        std::fs::write(dir.path().join(&meta.id), [0xfe, 0xff]).unwrap();
+        for command in ["readFileText", "getFileInfo", "fileHash"] {
+            let e = call_with(&files, command, json!({"file_id": meta.id})).unwrap_err();
+            assert!(
+                e.contains("its content no longer matches its ID"),
+                "{command}: {e}"
+            );
+        }
+        std::fs::write(dir.path().join(&meta.id), [0xff, 0xfe]).unwrap();
         let e = call_with(&files, "readFileText", json!({"file_id": meta.id})).unwrap_err();
         assert_eq!(
             e,

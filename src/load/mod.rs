@@ -39,7 +39,8 @@ impl Loaded {
 }
 
 /// Reads and loads a file. I/O problems become diagnostics too. Files larger than the
-/// `file-size` limit are refused before they are read (a clear refusal, not a memory blow-up).
+/// `file-size` limit are refused (a regular file before it is read, a pipe or device once the
+/// limit is read: a clear refusal, not a memory blow-up).
 pub fn load_file(path: &Path, limits: &Limits) -> Loaded {
     let shown = path.display().to_string();
     let fail = |msg: String, help: Option<String>| {
@@ -52,20 +53,7 @@ pub fn load_file(path: &Path, limits: &Limits) -> Loaded {
             diagnostics: vec![d],
         }
     };
-    match std::fs::metadata(path).map(|m| limits.file_too_large(m.len())) {
-        Ok(Some(why)) => {
-            return fail(
-                why,
-                Some(format!(
-                    "split it into several files, or {}",
-                    raise_hint("file-size")
-                )),
-            )
-        }
-        Ok(None) => {}
-        Err(e) => return fail(format!("cannot read file: {e}"), None),
-    }
-    match std::fs::read(path) {
+    match limits.read_file(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => load_text(&shown, text, limits),
             Err(_) => fail(
@@ -73,7 +61,14 @@ pub fn load_file(path: &Path, limits: &Limits) -> Loaded {
                 Some("YAML files must be UTF-8 text".into()),
             ),
         },
-        Err(e) => fail(format!("cannot read file: {e}"), None),
+        Err(crate::limits::ReadError::Io(e)) => fail(format!("cannot read file: {e}"), None),
+        Err(too_large) => fail(
+            too_large.to_string(),
+            Some(format!(
+                "split it into several files, or {}",
+                raise_hint("file-size")
+            )),
+        ),
     }
 }
 

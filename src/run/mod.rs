@@ -37,7 +37,7 @@ impl Default for RunOptions {
         RunOptions {
             concurrency: 16,
             mocks: Mocks::default(),
-            files: FileStore::new(std::env::temp_dir().join("codeless-files")),
+            files: FileStore::user_default(),
             progress: Progress::default(),
             connections: invoke::ConnectionTable::default(),
             trace: Arc::new(trace::Trace::default()),

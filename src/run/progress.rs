@@ -1,9 +1,12 @@
 //! Progress on stderr while a playbook runs. On a terminal: a live view — finished tasks scroll
 //! by, and one status line, redrawn in place, shows what is running and how far the run is.
-//! Otherwise (pipes, CI logs): one plain line per task start and finish.
+//! Otherwise (pipes, CI logs): one plain line per task start and finish. Every line is masked,
+//! then has its control characters escaped (`console::escape_line`: data cannot write a line
+//! of its own or drive the terminal), before the live view adds its own colours.
 
+use crate::console::{eprint_raw, escape_line};
 use crate::output::OutputModel;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -55,7 +58,10 @@ impl Progress {
                 self.redraw(&s, None);
             }
         } else {
-            let _ = writeln!(std::io::stderr(), "▶ {task} ({command})");
+            eprint_raw(&format!(
+                "{}\n",
+                escape_line(&format!("▶ {task} ({command})"))
+            ));
         }
     }
 
@@ -72,6 +78,7 @@ impl Progress {
             None => format!("✔ {task} {} in {ms:.1} ms{branch}", out.status.as_str()),
         };
         let line = self.secrets.mask(&line);
+        let line = escape_line(&line);
         if self.live {
             if let Ok(mut s) = self.state.lock() {
                 if let Some(i) = s
@@ -90,7 +97,7 @@ impl Progress {
                 self.redraw(&s, Some(&colored));
             }
         } else {
-            let _ = writeln!(std::io::stderr(), "{line}");
+            eprint_raw(&format!("{line}\n"));
         }
     }
 
@@ -113,19 +120,20 @@ impl Progress {
             }
         } else if done == total || done % (total / 4).max(1) == 0 {
             // Plain output: a line at each quarter.
-            let _ = writeln!(std::io::stderr(), "… {task}: {done}/{total} elements done");
+            let line = format!("… {task}: {done}/{total} elements done");
+            eprint_raw(&format!("{}\n", escape_line(&line)));
         }
     }
 
     pub fn note(&self, msg: &str) {
         if self.enabled {
-            let msg = self.secrets.mask(msg);
+            let line = format!("! {}", escape_line(&self.secrets.mask(msg)));
             if self.live {
                 if let Ok(s) = self.state.lock() {
-                    self.redraw(&s, Some(&format!("! {msg}")));
+                    self.redraw(&s, Some(&line));
                 }
             } else {
-                let _ = writeln!(std::io::stderr(), "! {msg}");
+                eprint_raw(&format!("{line}\n"));
             }
         }
     }
@@ -133,16 +141,16 @@ impl Progress {
     /// Clears the status line at the end of a live run.
     pub fn end(&self) {
         if self.enabled && self.live {
-            let _ = write!(std::io::stderr(), "\r\x1b[K");
-            let _ = std::io::stderr().flush();
+            eprint_raw("\r\x1b[K");
         }
     }
 
+    /// Redraws the status line, with `print_above` (escaped already) scrolled above it.
     fn redraw(&self, s: &Live, print_above: Option<&str>) {
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r\x1b[K");
+        let mut out = String::from("\r\x1b[K");
         if let Some(line) = print_above {
-            let _ = writeln!(err, "{line}");
+            out.push_str(line);
+            out.push('\n');
         }
         let running = if s.running.is_empty() {
             "—".to_owned()
@@ -154,8 +162,8 @@ impl Progress {
             s.done, s.total
         ));
         let width = 100;
-        let shown: String = status.chars().take(width).collect();
-        let _ = write!(err, "\x1b[2m{shown}\x1b[0m");
-        let _ = err.flush();
+        let shown: String = escape_line(&status).chars().take(width).collect();
+        out.push_str(&format!("\x1b[2m{shown}\x1b[0m"));
+        eprint_raw(&out);
     }
 }

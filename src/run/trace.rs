@@ -12,6 +12,9 @@ pub struct Trace {
     out: Option<Mutex<std::io::BufWriter<std::fs::File>>>,
     secrets: Secrets,
     started: Option<Instant>,
+    path: std::path::PathBuf,
+    /// Why the trace could not be written (the first error): nothing more is written then.
+    failed: Mutex<Option<String>>,
 }
 
 impl Trace {
@@ -23,6 +26,8 @@ impl Trace {
             out: Some(Mutex::new(std::io::BufWriter::new(f))),
             secrets,
             started: Some(Instant::now()),
+            path: path.to_path_buf(),
+            failed: Mutex::default(),
         })
     }
 
@@ -51,9 +56,25 @@ impl Trace {
         }
         let mut v = Value::Object(line);
         self.secrets.mask_value(&mut v);
-        if let Ok(mut w) = out.lock() {
-            let _ = writeln!(w, "{v}");
-            let _ = w.flush();
+        let Ok(mut failed) = self.failed.lock() else {
+            return;
+        };
+        if failed.is_some() {
+            return;
         }
+        if let Ok(mut w) = out.lock() {
+            if let Err(e) = writeln!(w, "{v}").and_then(|()| w.flush()) {
+                *failed = Some(format!(
+                    "cannot write the trace to {}: {e}",
+                    self.path.display()
+                ));
+            }
+        }
+    }
+
+    /// Why the trace could not be written, if it could not (a full disk): the run's events
+    /// from then on are missing from it.
+    pub fn error(&self) -> Option<String> {
+        self.failed.lock().ok().and_then(|f| f.clone())
     }
 }
