@@ -71,11 +71,13 @@ pub fn validate(
         return fail("no YAML files (*.yaml, *.yml) found in the given paths");
     }
     let ws = Workspace::load_with(&files, limits);
+    // Before the checks: messages that clip a value must mask it first.
+    ws.literal_secrets().register();
     let diags = ws.diagnostics();
     let color = std::io::stdout().is_terminal();
-    let rendered = render(&diags, ws.checked_files(), format, color);
-    print!("{}", ws.literal_secrets().mask(&rendered));
-    if Workspace::has_errors(&diags) {
+    let errors = Workspace::has_errors(&diags);
+    print!("{}", render_safely(&ws, diags, ws.checked_files(), format, color));
+    if errors {
         EXIT_FAILED
     } else {
         EXIT_OK
@@ -137,6 +139,19 @@ pub struct RunArgs {
     pub limits: Limits,
 }
 
+/// Diagnostics as `render` writes them, without the secrets of the workspace's connections
+/// files: snippets hide the values that may be secrets, and literal ones are masked anywhere.
+fn render_safely(
+    ws: &Workspace,
+    diags: Vec<Diagnostic>,
+    files: usize,
+    format: Format,
+    color: bool,
+) -> String {
+    let rendered = render(&ws.without_secrets(diags), files, format, color);
+    ws.literal_secrets().mask(&rendered)
+}
+
 fn fail(msg: impl std::fmt::Display) -> i32 {
     eprintln!("error: {msg}");
     EXIT_INVALID
@@ -156,7 +171,7 @@ pub fn run(args: RunArgs) -> i32 {
         let color = std::io::stderr().is_terminal();
         eprint!(
             "{}",
-            render(&diags, ws.checked_files(), Format::Human, color)
+            render_safely(&ws, diags, ws.checked_files(), Format::Human, color)
         );
         return EXIT_INVALID;
     }
@@ -466,8 +481,9 @@ fn command_workspace(
     if Workspace::has_errors(&diags) {
         eprint!(
             "{}",
-            render(
-                &diags,
+            render_safely(
+                &ws,
+                diags,
                 ws.checked_files(),
                 Format::Human,
                 std::io::stderr().is_terminal()
@@ -524,9 +540,10 @@ pub fn command(args: CommandArgs) -> i32 {
         Ok(i) => i,
         Err(e) => return fail(secrets.mask(&e)),
     };
+    // The inputs may hold the connection's secrets (`{{connector.X}}`): so may their errors.
     let calls = match crate::run::invoke::build_calls(&cmd, inputs, args.limits.batch_size) {
         Ok(c) => c,
-        Err(e) => return fail(e),
+        Err(e) => return fail(secrets.mask(&e)),
     };
     let rt = match runtime() {
         Ok(rt) => rt,
@@ -725,7 +742,7 @@ pub fn graph(
         if !diags.is_empty() {
             eprint!(
                 "{}",
-                render(&diags, 1, Format::Human, std::io::stderr().is_terminal())
+                render_safely(&ws, diags, 1, Format::Human, std::io::stderr().is_terminal())
             );
         }
         return fail(format!("{} is not a playbook", playbook.display()));
