@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 SECONDS_PER=${1:-60}
 shift || true
-ALL=(load_playbook load_integration load_connections load_test template text_template jsonpath validate)
+ALL=(load_playbook load_integration load_connections load_test template text_template jsonpath validate mask)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
 TARGET_DIR=${FUZZ_TARGET_DIR:-$ROOT/fuzz/target}
@@ -85,6 +85,14 @@ mkdir -p fuzz/corpus/jsonpath
 grep -rhoE '\$[.\[][^ ,}"]*' playbooks tests/corpus 2>/dev/null | sort -u | head -500 | while IFS= read -r p; do
   printf '%s\n{"data":[{"id":1,"s":5,"tags":["a"]},{"id":2,"s":9}],"error":{"message":"m"}}' "$p" \
     >"fuzz/corpus/jsonpath/seed-$(printf '%s' "$p" | sha1sum | cut -c1-16)"
+done
+
+# Masking: secrets (one per line), a 0 byte, placements of 3 bytes (encoding, position,
+# variant), a 0xFF byte, the text around them (fuzz/src/harness.rs, `mask`). One seed per encoding.
+mkdir -p fuzz/corpus/mask
+for how in $(seq 0 17); do
+  printf "Tok=Leak/Chk+7d&e'9 <5a>\nsk-\303\251t\303\251-\342\230\203-key\000\\$(printf %03o "$how")\200\003\377%s" \
+    'text around it: %41 &amp; \u0041 YWJj, then more text' >"fuzz/corpus/mask/seed-manual-$how"
 done
 
 # ---- run -----------------------------------------------------------------------------------

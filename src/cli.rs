@@ -76,7 +76,10 @@ pub fn validate(
     let diags = ws.diagnostics();
     let color = std::io::stdout().is_terminal();
     let errors = Workspace::has_errors(&diags);
-    print!("{}", render_safely(&ws, diags, ws.checked_files(), format, color));
+    print!(
+        "{}",
+        render_safely(&ws, diags, ws.checked_files(), format, color)
+    );
     if errors {
         EXIT_FAILED
     } else {
@@ -742,7 +745,13 @@ pub fn graph(
         if !diags.is_empty() {
             eprint!(
                 "{}",
-                render_safely(&ws, diags, 1, Format::Human, std::io::stderr().is_terminal())
+                render_safely(
+                    &ws,
+                    diags,
+                    1,
+                    Format::Human,
+                    std::io::stderr().is_terminal()
+                )
             );
         }
         return fail(format!("{} is not a playbook", playbook.display()));

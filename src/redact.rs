@@ -103,9 +103,7 @@ pub fn unparsed_values(text: &str) -> Vec<Span> {
         if value.is_empty() {
             continue;
         }
-        let plain_name = value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == ' ')
+        let plain_name = value.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ')
             && value.starts_with(|c: char| c.is_ascii_alphabetic());
         if !(matches!(key, "kind" | "integration") && plain_name) {
             out.push(Span::new(start + value_at, value.len()));
@@ -177,10 +175,24 @@ mod tests {
     fn a_connections_file_that_does_not_parse_shows_keys_only() {
         let text = "kind: connections\nconnections:\n  a:\n    integration: ChatGPT\n    params: { apikey: sk-broken-1234, x: \"y }\n  b:\n    integration: sk-pasted-key-99\n    params:\n      apikey: |\n        sk-block-5678\n      url: \"http://u:pw-99@h\n        more\"\n    # old key: sk-old-4321\n";
         let hidden = hide(text, &unparsed_values(text));
-        for gone in ["sk-broken", "1234", "sk-pasted", "sk-block", "pw-99", "more", "sk-old"] {
+        for gone in [
+            "sk-broken",
+            "1234",
+            "sk-pasted",
+            "sk-block",
+            "pw-99",
+            "more",
+            "sk-old",
+        ] {
             assert!(!hidden.contains(gone), "{gone} in:\n{hidden}");
         }
-        for kept in ["kind: connections", "integration: ChatGPT", "params:", "apikey:", "url:"] {
+        for kept in [
+            "kind: connections",
+            "integration: ChatGPT",
+            "params:",
+            "apikey:",
+            "url:",
+        ] {
             assert!(hidden.contains(kept), "{kept} not in:\n{hidden}");
         }
         assert!(looks_like_connections(text));

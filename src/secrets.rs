@@ -6,9 +6,9 @@
 //!
 //! A secret is matched in the encodings HTTP and servers give it, alone or mixed within one
 //! occurrence: as written in any letter case (so `toUpper`/`toLower` of it too), any of its
-//! characters percent-encoded (upper- or lower-case hex, a space as `+`: URL and form encodings,
-//! and the re-quoted URLs servers such as httpbin echo), as HTML character references (named,
-//! decimal, hex) and JSON string escapes; as hex of its bytes (either case); as base64 (standard
+//! characters but ASCII letters and digits percent-encoded (upper- or lower-case hex, a space
+//! as `+`: URL and form encodings, and the re-quoted URLs servers such as httpbin echo), as
+//! HTML character references (named, decimal, hex) and JSON string escapes; as hex of its bytes (either case); as base64 (standard
 //! and URL-safe alphabets) at any alignment, so it is masked inside a longer base64 text such as
 //! an HTTP Basic pair whatever the user name. Registered HTTP Basic pairs are masked whole.
 //!
@@ -47,10 +47,23 @@ pub struct Secrets {
 
 #[derive(Debug, Clone)]
 struct Matcher {
+    /// Every form of every secret, as alternatives.
     re: Option<Regex>,
+    /// The alternatives one by one: where one matches, another may match longer (a form of one
+    /// secret can begin like a form of another).
+    alternatives: Vec<String>,
+    /// `alternatives` anchored at the start, built at the first match.
+    anchored: OnceLock<Vec<Regex>>,
+    /// Forms matched as written, for secrets too long for a pattern (a key file read with
+    /// `${file:...}`), and for all of them should the pattern not build.
+    literals: Vec<String>,
     /// The most bytes one match can span (how far past a cut a secret can reach).
     longest: usize,
 }
+
+/// Secrets longer than this (in characters) are matched in a few literal forms only: a
+/// pattern for each character would take seconds to build.
+const PATTERN_MAX_CHARS: usize = 4096;
 
 impl Secrets {
     /// Adds a secret (every form of it is masked). Values shorter than `MIN_SECRET_CHARS`
@@ -106,7 +119,9 @@ impl Secrets {
 
     /// Whether `text` holds any of the secrets (in any of their forms).
     pub fn found_in(&self, text: &str) -> bool {
-        self.matcher().re.as_ref().is_some_and(|re| re.is_match(text))
+        let m = self.matcher();
+        m.re.as_ref().is_some_and(|re| re.is_match(text))
+            || m.literals.iter().any(|l| text.contains(l.as_str()))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -164,24 +179,22 @@ impl Secrets {
     /// Occurrences that overlap (a secret repeated with overlap, two secrets' forms sharing
     /// bytes) make one range, so no part of either shows.
     fn ranges(&self, text: &str, before: usize) -> Vec<(usize, usize)> {
-        let Some(re) = &self.matcher().re else {
-            return Vec::new();
-        };
+        let m = self.matcher();
         let mut out = Vec::new();
         let mut at = 0;
         while at < text.len() {
-            let Some(m) = re.find_at(text, at) else { break };
-            if m.start() >= before {
+            let Some((start, mut end)) = m.find_at(text, at) else {
+                break;
+            };
+            if start >= before {
                 break;
             }
-            let start = m.start();
-            let mut end = m.end().max(next_boundary(text, start));
             let mut next = next_boundary(text, start);
             while next < end {
-                match re.find_at(text, next) {
-                    Some(o) if o.start() < end => {
-                        end = end.max(o.end());
-                        next = next_boundary(text, o.start());
+                match m.find_at(text, next) {
+                    Some((s, e)) if s < end => {
+                        end = end.max(e);
+                        next = next_boundary(text, s);
                     }
                     _ => break,
                 }
@@ -287,37 +300,137 @@ fn next_boundary(text: &str, at: usize) -> usize {
 
 impl Matcher {
     fn build(values: &[String], exact: &[String]) -> Matcher {
-        let mut alternatives = Vec::new();
-        let mut longest = 0;
-        for e in exact {
-            alternatives.push(regex::escape(e));
-            longest = longest.max(e.len());
-        }
+        let mut alternatives: Vec<String> = exact.iter().map(|e| regex::escape(e)).collect();
+        let mut longest = exact.iter().map(String::len).max().unwrap_or(0);
+        let mut literals = Vec::new();
         for v in values {
+            if v.chars().count() > PATTERN_MAX_CHARS {
+                literals.extend(literal_forms(v));
+                continue;
+            }
             let (textual, len) = textual_pattern(v);
             alternatives.push(textual);
-            longest = longest.max(len);
             let hex = hex::encode(v);
-            longest = longest.max(hex.len());
+            longest = longest.max(len).max(hex.len());
             alternatives.push(format!("(?i:{hex})"));
             for b in base64_patterns(v.as_bytes()) {
                 longest = longest.max(b.len());
                 alternatives.push(b);
             }
         }
-        if alternatives.is_empty() {
-            return Matcher {
-                re: None,
-                longest: 0,
-            };
+        let re = (!alternatives.is_empty())
+            .then(|| compile(&alternatives.join("|")))
+            .flatten();
+        if re.is_none() && !alternatives.is_empty() {
+            // Never unmasked for want of a pattern: every secret in its literal forms.
+            alternatives.clear();
+            literals.extend(exact.iter().cloned());
+            for v in values
+                .iter()
+                .filter(|v| v.chars().count() <= PATTERN_MAX_CHARS)
+            {
+                literals.extend(literal_forms(v));
+            }
         }
-        let re = RegexBuilder::new(&alternatives.join("|"))
-            .size_limit(256 << 20)
-            .dfa_size_limit(32 << 20)
-            .build()
-            .ok();
-        Matcher { re, longest }
+        literals.sort_by_key(|l| std::cmp::Reverse(l.len()));
+        literals.dedup();
+        longest = longest.max(literals.first().map_or(0, String::len));
+        Matcher {
+            re,
+            alternatives,
+            anchored: OnceLock::new(),
+            literals,
+            longest,
+        }
     }
+
+    /// The first occurrence of a form at or after `at`: its start, and the end of the longest
+    /// form that starts there.
+    fn find_at(&self, text: &str, at: usize) -> Option<(usize, usize)> {
+        let by_pattern = self
+            .re
+            .as_ref()
+            .and_then(|re| re.find_at(text, at))
+            .map(|m| m.start());
+        let by_literal = self
+            .literals
+            .iter()
+            .filter_map(|l| text[at..].find(l.as_str()).map(|i| at + i))
+            .min();
+        let start = match (by_pattern, by_literal) {
+            (Some(p), Some(l)) => p.min(l),
+            (p, l) => p.or(l)?,
+        };
+        Some((start, self.longest_at(text, start)))
+    }
+
+    /// The end of the longest occurrence of any form that starts at `start` (at least one
+    /// character on).
+    fn longest_at(&self, text: &str, start: usize) -> usize {
+        let rest = &text[start..];
+        let mut end = next_boundary(text, start);
+        // Each alternative alone: the combined pattern stops at the first that matches.
+        let anchored = self.anchored.get_or_init(|| {
+            self.alternatives
+                .iter()
+                .filter_map(|a| compile(&format!(r"\A(?:{a})")))
+                .collect()
+        });
+        for r in anchored {
+            if let Some(m) = r.find(rest) {
+                end = end.max(start + m.end());
+            }
+        }
+        for l in &self.literals {
+            if rest.starts_with(l.as_str()) {
+                end = end.max(start + l.len());
+            }
+        }
+        end
+    }
+}
+
+/// The forms a very long secret is matched in, as written: plain and in either ASCII case,
+/// percent-encoded (either hex case), form-encoded, JSON-escaped, hex, base64.
+fn literal_forms(secret: &str) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let percent = percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+        .to_string();
+    let lower_hex_percent = percent
+        .split('%')
+        .enumerate()
+        .map(|(i, p)| match (i, p.get(..2)) {
+            (0, _) | (_, None) => p.to_owned(),
+            (_, Some(h)) => format!("{}{}", h.to_ascii_lowercase(), &p[2..]),
+        })
+        .collect::<Vec<_>>()
+        .join("%");
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    vec![
+        secret.to_owned(),
+        secret.to_ascii_lowercase(),
+        secret.to_ascii_uppercase(),
+        percent,
+        lower_hex_percent,
+        url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+        json.get(1..json.len().saturating_sub(1))
+            .unwrap_or_default()
+            .to_owned(),
+        hex::encode(secret),
+        hex::encode_upper(secret),
+        STANDARD.encode(secret),
+        STANDARD_NO_PAD.encode(secret),
+        URL_SAFE.encode(secret),
+        URL_SAFE_NO_PAD.encode(secret),
+    ]
+}
+
+fn compile(pattern: &str) -> Option<Regex> {
+    RegexBuilder::new(pattern)
+        .size_limit(256 << 20)
+        .dfa_size_limit(32 << 20)
+        .build()
+        .ok()
 }
 
 /// One secret as text: each character as itself (any case) or encoded as URLs, HTML and JSON
@@ -343,11 +456,19 @@ fn textual_pattern(secret: &str) -> (String, usize) {
 fn char_forms(c: char) -> Vec<(String, usize)> {
     let mut buf = [0u8; 4];
     let plain = c.encode_utf8(&mut buf);
+    // Encoders leave ASCII letters and digits as they are (and a pattern for every form of
+    // them took seconds to build for a long token).
+    if c.is_ascii_alphanumeric() {
+        return vec![(plain.to_owned(), 4)];
+    }
     let code = c as u32;
     let mut forms = vec![
         // Upper- and lower-case variants of a character can differ in UTF-8 length.
         (regex::escape(plain), 4),
-        (plain.bytes().map(|b| format!("%{b:02x}")).collect(), 3 * plain.len()),
+        (
+            plain.bytes().map(|b| format!("%{b:02x}")).collect(),
+            3 * plain.len(),
+        ),
         (format!("&#0{{0,3}}{code};"), 16),
         (format!("&#x0{{0,3}}{code:x};"), 16),
     ];
@@ -590,13 +711,37 @@ mod tests {
         }
         // A guess of the secret's start at the cut comes out as it went in, right or wrong.
         for guess in ["tok-leakc", "tok-leakX"] {
-            let text = format!("{}{guess}ZZZZZZZZZZZZZZZZZZZZZ", "x".repeat(200 - guess.len()));
+            let text = format!(
+                "{}{guess}ZZZZZZZZZZZZZZZZZZZZZ",
+                "x".repeat(200 - guess.len())
+            );
             let (head, _) = s.head(&text, 200);
             assert_eq!(head, format!("{}{guess}", "x".repeat(200 - guess.len())));
         }
         // Overlapping occurrences are masked as one: no part of the second shows.
         let s = secrets(&["abcabcab"]);
         assert_eq!(s.mask("<abcabcabcab>"), "<*****>");
+        // Where the form of one secret begins like a longer form of another, the longer one
+        // is masked ("abc/1234x" with its `/` percent-encoded).
+        let s = secrets(&["abc%2F1234", "abc/1234x"]);
+        assert_eq!(s.mask("<abc%2F1234x>"), "<*****>");
+    }
+
+    /// A secret too long for a pattern (a key file) is still masked, in its literal forms.
+    #[test]
+    fn a_very_long_secret_is_masked_in_its_literal_forms() {
+        use base64::engine::general_purpose::STANDARD;
+        let key = format!(
+            "-----BEGIN KEY-----\n{}\n-----END KEY-----",
+            "MIIEvQ+/=".repeat(600)
+        );
+        let s = secrets(&[&key]);
+        for form in [key.clone(), key.to_ascii_lowercase(), STANDARD.encode(&key)] {
+            assert_eq!(s.mask(&format!("<{form}>")), "<*****>");
+        }
+        assert!(s.found_in(&format!("x{key}x")));
+        let (head, more) = s.head(&format!("{}{key}", "x".repeat(190)), 200);
+        assert_eq!((head, more), (format!("{}{MASK}", "x".repeat(190)), false));
     }
 
     #[test]

@@ -3,10 +3,10 @@
 //! the connections. Owns cross-file lookups; rules that use them live in `validate`.
 
 use crate::commands::{Command, CommandSpec, Implementation, KeyFieldSpec, Registry};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::load::{load_file, load_str, Loaded};
 use crate::diagnostic::SourceFile;
+use crate::diagnostic::{Diagnostic, Severity};
 use crate::load::node::Span;
+use crate::load::{load_file, load_str, Loaded};
 use crate::model::{
     Connection, ConnectionsFile, Document, IntegrationFile, Playbook, WrittenValue,
 };
@@ -262,7 +262,7 @@ impl Workspace {
         i.connection
             .iter()
             .any(|p| p.name.value == *param && !p.sensitive)
-            && !text.is_some_and(|t| crate::connections::url_credentials(t).is_some())
+            && text.is_none_or(|t| crate::connections::url_credentials(t).is_none())
     }
 
     pub fn has_errors(diags: &[Diagnostic]) -> bool {

@@ -159,3 +159,37 @@ fn crash_2_key_field_path() {
     // First line `$.Ddit.rcta[?":\\\\\u`.
     replay("jsonpath", "crash-2-jsonpath.txt");
 }
+
+// ---- the mask target -------------------------------------------------------------------------
+
+/// The `mask` harness over hand-made inputs: every encoding it knows (the first byte of each
+/// placement), at the start, middle and end of the text, for secrets with the characters
+/// encodings change, non-ASCII ones and overlapping ones.
+#[test]
+fn mask_harness_over_its_seeds() {
+    let secrets: &[&[u8]] = &[
+        b"tok-leakcheck-5f0c2a9e71",
+        b"Tok=Leak/Chk+7d&e'9 <5a>\nsk-\xc3\xa9t\xc3\xa9-\xe2\x98\x83-key",
+        b"abcabcab\nabcabcabXY",
+        b"p@ss w0rd#%;\n\\\"quoted\\\"",
+    ];
+    for secret in secrets {
+        for how in 0..18u8 {
+            for (at, variant) in [(0u8, 0u8), (128, 1), (255, 2), (64, 5), (200, 8)] {
+                let mut data = secret.to_vec();
+                data.push(0);
+                data.extend([
+                    how,
+                    at,
+                    variant,
+                    how.wrapping_add(7),
+                    255 - at,
+                    variant + 1,
+                    0xFF,
+                ]);
+                data.extend(b"some text around: %41 &amp; \\u0041 YWJj ".repeat(8));
+                harness::run("mask", &data);
+            }
+        }
+    }
+}

@@ -136,7 +136,9 @@ async fn basic_auth_and_absolute_urls() {
     .await;
     assert_eq!(doc["tasks"]["call"]["rawData"], "no credentials here");
     let seen = other.received_requests().await.unwrap_or_default();
-    assert!(seen.iter().all(|r| r.headers.get("authorization").is_none()));
+    assert!(seen
+        .iter()
+        .all(|r| r.headers.get("authorization").is_none()));
 }
 
 #[tokio::test]

@@ -68,13 +68,7 @@ fn forms(secret: &str) -> Vec<(String, String)> {
             "form-urlencoded".into(),
             url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
         ),
-        (
-            "JSON-escaped".into(),
-            serde_json::to_string(secret)
-                .unwrap()
-                .trim_matches('"')
-                .to_owned(),
-        ),
+        ("JSON-escaped".into(), json_escaped(secret)),
         (
             "percent-encoded, lower-case hex".into(),
             percent_encode_with(secret, |c| !c.is_ascii_alphanumeric(), true),
@@ -83,7 +77,10 @@ fn forms(secret: &str) -> Vec<(String, String)> {
             "httpbin's re-quoted query (werkzeug)".into(),
             werkzeug_query(secret),
         ),
-        ("HTML-escaped (Handlebars)".into(), handlebars_escape(secret)),
+        (
+            "HTML-escaped (Handlebars)".into(),
+            handlebars_escape(secret),
+        ),
         (
             "HTML decimal references".into(),
             entities(secret, |c| format!("&#{};", c as u32)),
@@ -812,17 +809,32 @@ async fn credentials_go_only_to_the_origin_of_the_base_url() {
     }
     let sent = what_was_sent(&other).await;
     scan("what the other origin received", &sent);
-    assert!(!sent.to_ascii_lowercase().contains("authorization"), "{sent}");
-    assert!(!sent.contains("X-Api-Key") && !sent.contains("x-api-key"), "{sent}");
+    assert!(
+        !sent.to_ascii_lowercase().contains("authorization"),
+        "{sent}"
+    );
+    assert!(
+        !sent.contains("X-Api-Key") && !sent.contains("x-api-key"),
+        "{sent}"
+    );
     // The other origin got the calls, without their credentials but otherwise whole.
     for p in ["/steal", "/landed", "/by-hand"] {
-        assert!(sent.contains(p), "{p} never reached the other origin:\n{sent}");
+        assert!(
+            sent.contains(p),
+            "{p} never reached the other origin:\n{sent}"
+        );
     }
     assert!(sent.contains("q=fine"), "{sent}");
-    assert!(!sent.contains("POST"), "a body with the key went out:\n{sent}");
+    assert!(
+        !sent.contains("POST"),
+        "a body with the key went out:\n{sent}"
+    );
     // At home, the key went as declared.
     let home_sent = what_was_sent(&home).await;
-    assert!(home_sent.contains(&format!("x-api-key: {OPENAI_KEY}")), "{home_sent}");
+    assert!(
+        home_sent.contains(&format!("x-api-key: {OPENAI_KEY}")),
+        "{home_sent}"
+    );
 }
 
 /// Finding 2: the Basic pair of an integration whose auth reads parameters of other names
@@ -855,7 +867,10 @@ async fn command_argument_errors_do_not_print_secrets() {
         let conns = conns.to_str().unwrap();
         for (conn, input) in [
             ("httpbin", "method={{connector.bearertoken}}"),
-            ("httpbin_basic", "header={{connector.password}} and {{connector.password}}"),
+            (
+                "httpbin_basic",
+                "header={{connector.password}} and {{connector.password}}",
+            ),
             ("httpbin_basic", r#"header={"a": "{{connector.password}}"#),
         ] {
             let o = codeless(
@@ -995,7 +1010,10 @@ async fn secrets_in_the_encodings_servers_choose_are_masked() {
 #[test]
 fn httpbins_requoted_url_is_masked_when_httpbin_is_up() {
     let url = std::env::var("CODELESS_HTTPBIN").unwrap_or_else(|_| "http://127.0.0.1:18080".into());
-    let port = url::Url::parse(&url).ok().and_then(|u| u.port()).unwrap_or(18080);
+    let port = url::Url::parse(&url)
+        .ok()
+        .and_then(|u| u.port())
+        .unwrap_or(18080);
     if !port_open(port) {
         eprintln!("skipped: httpbin is not running at {url}");
         return;
@@ -1017,15 +1035,21 @@ fn httpbins_requoted_url_is_masked_when_httpbin_is_up() {
     );
     let out = stdout_json("httpbin", &o);
     assert_eq!(out["rawData"]["args"]["k"], "*****", "{out}");
-    assert!(out["rawData"]["url"].as_str().unwrap_or("").ends_with("?k=*****"), "{out}");
+    assert!(
+        out["rawData"]["url"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("?k=*****"),
+        "{out}"
+    );
 }
 
 /// Finding 17: a sensitive value shorter than 4 characters is refused when the connection is
 /// loaded, with an error naming the parameter (masking it would mask ordinary text).
 #[test]
 fn a_sensitive_value_shorter_than_four_characters_is_refused() {
-    let conns = format!("kind: connections\nconnections:\n  short: {{ integration: REST API Callback, params: {{ requesturl: \"http://127.0.0.1:9\", auth: bearer, bearertoken: abc }} }}\n  read: {{ integration: REST API Callback, params: {{ requesturl: \"http://127.0.0.1:9\", tenant: \"${{env:CODELESS_LEAKCHECK_SHORT}}\" }} }}\n");
-    let dir = write_files(&[("c.yaml", &conns)]);
+    let conns = "kind: connections\nconnections:\n  short: { integration: REST API Callback, params: { requesturl: \"http://127.0.0.1:9\", auth: bearer, bearertoken: abc } }\n  read: { integration: REST API Callback, params: { requesturl: \"http://127.0.0.1:9\", tenant: \"${env:CODELESS_LEAKCHECK_SHORT}\" } }\n";
+    let dir = write_files(&[("c.yaml", conns)]);
     for (conn, param) in [("short", "bearertoken"), ("read", "tenant")] {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_codeless"))
             .args([
@@ -1093,11 +1117,36 @@ fn validate_snippets_show_no_secret_of_a_connections_file() {
     let misspelt = "kind: connections\nconnections:\n  ai:\n    integration: ChatGPT\n    params: { serverurl: \"http://127.0.0.1:9\", apiversion: v1, apikye: sk-leak-misspelt-31d2e4 }\n";
     let broken = "kind: connections\nconnections:\n  ai:\n    integration: ChatGPT\n    params: { apikey: sk-leak-broken-77e6d5c4, serverurl: \"http://127.0.0.1:9 }\n";
     for (name, text, fragments, code) in [
-        ("escaped.yaml", escaped, &["9f8e7d6c5b", "x6Ceak"][..], "N004"),
-        ("folded.yaml", folded, &["sk-leak-folded", "4a39b2c1d0"][..], "N004"),
-        ("literal.yaml", literal, &["sk-leak-literal", "8c7b6a59"][..], "N004"),
-        ("misspelt.yaml", misspelt, &["sk-leak-misspelt", "31d2e4"][..], "N003"),
-        ("broken.yaml", broken, &["sk-leak-broken", "77e6d5c4"][..], "Y001"),
+        (
+            "escaped.yaml",
+            escaped,
+            &["9f8e7d6c5b", "x6Ceak"][..],
+            "N004",
+        ),
+        (
+            "folded.yaml",
+            folded,
+            &["sk-leak-folded", "4a39b2c1d0"][..],
+            "N004",
+        ),
+        (
+            "literal.yaml",
+            literal,
+            &["sk-leak-literal", "8c7b6a59"][..],
+            "N004",
+        ),
+        (
+            "misspelt.yaml",
+            misspelt,
+            &["sk-leak-misspelt", "31d2e4"][..],
+            "N003",
+        ),
+        (
+            "broken.yaml",
+            broken,
+            &["sk-leak-broken", "77e6d5c4"][..],
+            "Y001",
+        ),
     ] {
         let dir = write_files(&[(name, text)]);
         let o = codeless(
@@ -1106,16 +1155,25 @@ fn validate_snippets_show_no_secret_of_a_connections_file() {
             None,
         );
         let out = String::from_utf8_lossy(&o.stdout);
-        assert!(out.contains(code) && out.contains("*****"), "{name}:\n{out}");
+        assert!(
+            out.contains(code) && out.contains("*****"),
+            "{name}:\n{out}"
+        );
         for f in fragments {
             assert!(!out.contains(f), "{name}: `{f}` in the output:\n{out}");
         }
         // `run` prints the diagnostics of a connections file it cannot use the same way.
-        let pb = "kind: playbook\nname: R\ntasks:\n  t: { command: toUpper, input: { input: x } }\n";
+        let pb =
+            "kind: playbook\nname: R\ntasks:\n  t: { command: toUpper, input: { input: x } }\n";
         std::fs::write(dir.path().join("p.yaml"), pb).unwrap();
         let o = codeless(
             &format!("run with {name}"),
-            &["run", &path_in(&dir, "p.yaml"), "--connections", &path_in(&dir, name)],
+            &[
+                "run",
+                &path_in(&dir, "p.yaml"),
+                "--connections",
+                &path_in(&dir, name),
+            ],
             None,
         );
         let err = String::from_utf8_lossy(&o.stderr);
@@ -1123,4 +1181,10 @@ fn validate_snippets_show_no_secret_of_a_connections_file() {
             assert!(!err.contains(f), "run with {name}: `{f}` in:\n{err}");
         }
     }
+}
+
+/// `secret` as it appears inside a JSON string (serialized, without its two quotes).
+fn json_escaped(secret: &str) -> String {
+    let quoted = serde_json::to_string(secret).unwrap_or_default();
+    quoted[1..quoted.len() - 1].to_owned()
 }

@@ -1059,9 +1059,8 @@ impl<'a> Away<'a> {
             !secret_headers.iter().any(|s| k.eq_ignore_ascii_case(s)) && !self.secrets.found_in(v)
         });
         secret_headers.clear();
-        let holds_secret = |(u, pw): &(String, String)| {
-            self.secrets.found_in(u) || self.secrets.found_in(pw)
-        };
+        let holds_secret =
+            |(u, pw): &(String, String)| self.secrets.found_in(u) || self.secrets.found_in(pw);
         if auth_basic || basic.as_ref().is_some_and(holds_secret) {
             *basic = None;
         }
