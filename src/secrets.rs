@@ -17,7 +17,7 @@
 //! secret (no oracle).
 
 use base64::Engine;
-use regex::{Regex, RegexBuilder};
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -52,8 +52,9 @@ struct Matcher {
     /// The alternatives one by one: where one matches, another may match longer (a form of one
     /// secret can begin like a form of another).
     alternatives: Vec<String>,
-    /// `alternatives` anchored at the start, built at the first match.
-    anchored: OnceLock<Vec<Regex>>,
+    /// `alternatives` anchored at the start, as a set (which match) and one by one (how far),
+    /// built at the first match.
+    anchored: OnceLock<Option<(RegexSet, Vec<Regex>)>>,
     /// Forms matched as written, for secrets too long for a pattern (a key file read with
     /// `${file:...}`), and for all of them should the pattern not build.
     literals: Vec<String>,
@@ -371,14 +372,24 @@ impl Matcher {
         let mut end = next_boundary(text, start);
         // Each alternative alone: the combined pattern stops at the first that matches.
         let anchored = self.anchored.get_or_init(|| {
-            self.alternatives
+            let patterns: Vec<String> = self
+                .alternatives
                 .iter()
-                .filter_map(|a| compile(&format!(r"\A(?:{a})")))
-                .collect()
+                .map(|a| format!(r"\A(?:{a})"))
+                .collect();
+            let set = RegexSetBuilder::new(&patterns)
+                .size_limit(256 << 20)
+                .dfa_size_limit(32 << 20)
+                .build()
+                .ok()?;
+            let each = patterns.iter().map(|p| compile(p)).collect::<Option<_>>()?;
+            Some((set, each))
         });
-        for r in anchored {
-            if let Some(m) = r.find(rest) {
-                end = end.max(start + m.end());
+        if let Some((set, each)) = anchored {
+            for i in set.matches(rest).iter() {
+                if let Some(m) = each[i].find(rest) {
+                    end = end.max(start + m.end());
+                }
             }
         }
         for l in &self.literals {
@@ -463,8 +474,6 @@ fn char_forms(c: char) -> Vec<(String, usize)> {
     }
     let code = c as u32;
     let mut forms = vec![
-        // Upper- and lower-case variants of a character can differ in UTF-8 length.
-        (regex::escape(plain), 4),
         (
             plain.bytes().map(|b| format!("%{b:02x}")).collect(),
             3 * plain.len(),
@@ -496,6 +505,11 @@ fn char_forms(c: char) -> Vec<(String, usize)> {
     for name in html_names(c) {
         forms.push((format!("&{name};"), name.len() + 2));
     }
+    // The regex takes the first alternative that leads to a match: longer encodings first and
+    // the character itself last, so that `&amp;` is not read as `&` and leave `amp;` showing.
+    forms.sort_by_key(|(_, len)| std::cmp::Reverse(*len));
+    // Upper- and lower-case variants of a character can differ in UTF-8 length.
+    forms.push((regex::escape(plain), 4));
     forms
 }
 

@@ -537,7 +537,7 @@ fn encode(secret: &str, how: u8, variant: u8) -> Placement {
             let mut bytes = b"u:x".to_vec()[..before].to_vec();
             bytes.extend_from_slice(secret.as_bytes());
             bytes.extend_from_slice(&b"\"}x"[..after]);
-            let alphabet = if how % 2 == 0 {
+            let alphabet = if how & 1 == 0 {
                 STANDARD_B64
             } else {
                 URL_SAFE_B64
