@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 SECONDS_PER=${1:-60}
 shift || true
-ALL=(load_playbook load_integration load_connections load_test template text_template jsonpath validate http_response)
+ALL=(load_playbook load_integration load_connections load_test template text_template jsonpath validate http_response mask)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
 TARGET_DIR=${FUZZ_TARGET_DIR:-$ROOT/fuzz/target}
@@ -90,6 +90,13 @@ done
 # HTTP responses: the seeds of tests/fuzz_seeds/http_response (the harness's framing: see
 # fuzz/src/harness.rs, `http_exchange`).
 seed http_response tests/fuzz_seeds/http_response/*
+# Masking: secrets (one per line), a 0 byte, placements of 3 bytes (encoding, position,
+# variant), a 0xFF byte, the text around them (fuzz/src/harness.rs, `mask`). One seed per encoding.
+mkdir -p fuzz/corpus/mask
+for how in $(seq 0 17); do
+  printf "Tok=Leak/Chk+7d&e'9 <5a>\nsk-\303\251t\303\251-\342\230\203-key\000\\$(printf %03o "$how")\200\003\377%s" \
+    'text around it: %41 &amp; \u0041 YWJj, then more text' >"fuzz/corpus/mask/seed-manual-$how"
+done
 
 # ---- run -----------------------------------------------------------------------------------
 declare -A EXECS FINDINGS STATUS

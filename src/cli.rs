@@ -73,11 +73,19 @@ pub fn validate(
         return fail("no YAML files (*.yaml, *.yml) found in the given paths");
     }
     let ws = Workspace::load_with(&files, limits);
+    // Before the checks: messages that clip a value must mask it first.
+    ws.literal_secrets().register();
     let diags = ws.diagnostics();
     let color = std::io::stdout().is_terminal();
-    let rendered = render(&diags, ws.checked_files(), format, color);
-    console::print(&ws.literal_secrets().mask(&rendered));
-    if Workspace::has_errors(&diags) {
+    let errors = Workspace::has_errors(&diags);
+    console::print(&render_safely(
+        &ws,
+        diags,
+        ws.checked_files(),
+        format,
+        color,
+    ));
+    if errors {
         EXIT_FAILED
     } else {
         EXIT_OK
@@ -146,6 +154,19 @@ pub struct RunArgs {
     pub limits: Limits,
 }
 
+/// Diagnostics as `render` writes them, without the secrets of the workspace's connections
+/// files: snippets hide the values that may be secrets, and literal ones are masked anywhere.
+fn render_safely(
+    ws: &Workspace,
+    diags: Vec<Diagnostic>,
+    files: usize,
+    format: Format,
+    color: bool,
+) -> String {
+    let rendered = render(&ws.without_secrets(diags), files, format, color);
+    ws.literal_secrets().mask(&rendered)
+}
+
 /// Says `msg` on stderr (its control characters escaped) and returns exit status 2.
 fn fail(msg: impl std::fmt::Display) -> i32 {
     console::eprint(&format!("error: {msg}\n"));
@@ -164,7 +185,13 @@ pub fn run(args: RunArgs) -> i32 {
     }
     if Workspace::has_errors(&diags) {
         let color = std::io::stderr().is_terminal();
-        console::eprint_raw(&render(&diags, ws.checked_files(), Format::Human, color));
+        console::eprint_raw(&render_safely(
+            &ws,
+            diags,
+            ws.checked_files(),
+            Format::Human,
+            color,
+        ));
         return EXIT_INVALID;
     }
     let shown = args.playbook.display().to_string();
@@ -525,8 +552,9 @@ fn command_workspace(
     let ws = Workspace::load_with(&files, limits);
     let diags = ws.diagnostics();
     if Workspace::has_errors(&diags) {
-        console::eprint_raw(&render(
-            &diags,
+        console::eprint_raw(&render_safely(
+            &ws,
+            diags,
             ws.checked_files(),
             Format::Human,
             std::io::stderr().is_terminal(),
@@ -582,9 +610,10 @@ pub fn command(args: CommandArgs) -> i32 {
         Ok(i) => i,
         Err(e) => return fail(secrets.mask(&e)),
     };
+    // The inputs may hold the connection's secrets (`{{connector.X}}`): so may their errors.
     let calls = match crate::run::invoke::build_calls(&cmd, inputs, args.limits.batch_size) {
         Ok(c) => c,
-        Err(e) => return fail(e),
+        Err(e) => return fail(secrets.mask(&e)),
     };
     let rt = match runtime() {
         Ok(rt) => rt,
@@ -795,8 +824,9 @@ pub fn graph(
     let Some(pb) = ws.playbook(playbook) else {
         let diags = ws.diagnostics_for(&playbook.display().to_string());
         if !diags.is_empty() {
-            console::eprint_raw(&render(
-                &diags,
+            console::eprint_raw(&render_safely(
+                &ws,
+                diags,
                 1,
                 Format::Human,
                 std::io::stderr().is_terminal(),

@@ -15,6 +15,7 @@ pub struct ResolvedConnection {
 }
 
 /// Resolves `conn` (or, with `None`, the integration's defaults alone) for `integration`.
+/// Its secrets are registered for every cut of a text in the process (`Secrets::register`).
 pub fn resolve(
     conn: Option<&Connection>,
     integration: &IntegrationFile,
@@ -29,8 +30,9 @@ pub fn resolve(
         let given = conn
             .and_then(|c| c.params.get(&p.name.value))
             .map(|(_, v)| v.clone());
-        let value = match given.or_else(|| p.default.clone()) {
-            Some(v) => expand(&v)
+        let written = given.or_else(|| p.default.clone());
+        let value = match &written {
+            Some(v) => expand(v)
                 .map_err(|e| format!("connection `{name}`, parameter `{}`: {e}", p.name.value))?,
             None => Value::Null,
         };
@@ -38,26 +40,17 @@ pub fn resolve(
         if p.required && empty {
             missing.push(p.display.clone());
         }
-        if p.sensitive {
-            if let Some(s) = value.as_str() {
-                secrets.add(s);
-            }
-        }
+        let sensitive = p.sensitive || written.as_ref().is_some_and(is_reference);
+        add_secrets(&mut secrets, &name, &p.name.value, &value, sensitive)?;
         params.insert(p.name.value.clone(), value);
     }
     // Parameters the integration does not declare (REST API Callback's custom parameters).
-    // One read with `${env:...}` or `${file:...}` is sensitive (D3's "Is sensitive data" for a
-    // custom parameter): nobody keeps a URL or a tenant name in a secret store.
     if let Some(c) = conn {
         for (k, (_, v)) in &c.params {
             if !params.contains_key(k) {
                 let value =
                     expand(v).map_err(|e| format!("connection `{name}`, parameter `{k}`: {e}"))?;
-                if let (Some(raw), Some(secret)) = (v.as_str(), value.as_str()) {
-                    if raw.contains("${") {
-                        secrets.add(secret);
-                    }
-                }
+                add_secrets(&mut secrets, &name, k, &value, is_reference(v))?;
                 params.insert(k.clone(), value);
             }
         }
@@ -78,17 +71,123 @@ pub fn resolve(
             missing.join(", ")
         ));
     }
-    // Basic credentials travel base64-encoded; mask that form too.
-    if let (Some(Value::String(u)), Some(Value::String(pw))) =
-        (params.get("username"), params.get("password"))
-    {
-        secrets.add_basic(u, pw);
-    }
+    let params = Value::Object(params);
+    add_auth_secrets(&mut secrets, integration, &params);
+    secrets.register();
     Ok(ResolvedConnection {
         name,
-        params: Value::Object(params),
+        params,
         secrets,
     })
+}
+
+/// Whether a value as written reads `${env:...}` or `${file:...}`: such a value is sensitive
+/// (DESIGN §5), since nobody keeps a URL or a tenant name in a secret store.
+fn is_reference(written: &Value) -> bool {
+    written.as_str().is_some_and(|s| s.contains("${"))
+}
+
+/// The secrets parameter `param` holds: its value when `sensitive` (refused when shorter than
+/// masking can handle), and the credentials of a URL written in it (`http://user:pw@host`).
+pub(crate) fn add_secrets(
+    secrets: &mut Secrets,
+    connection: &str,
+    param: &str,
+    value: &Value,
+    sensitive: bool,
+) -> Result<(), String> {
+    let Some(text) = value.as_str() else {
+        return Ok(());
+    };
+    let too_short = |what: &str| {
+        format!(
+            "connection `{connection}`, parameter `{param}`: {what} is shorter than {} characters; \
+             codeless refuses such secrets because masking them in output would mask ordinary text",
+            crate::secrets::MIN_SECRET_CHARS
+        )
+    };
+    let short = |s: &str| !s.is_empty() && s.chars().count() < crate::secrets::MIN_SECRET_CHARS;
+    if sensitive {
+        if short(text) {
+            return Err(too_short("the sensitive value"));
+        }
+        secrets.add(text);
+    }
+    if let Some((user, password)) = url_credentials(text) {
+        if short(&password) {
+            return Err(too_short("the password in its URL"));
+        }
+        if !password.is_empty() {
+            secrets.add(&password);
+            secrets.add(&format!("{user}:{password}"));
+            // Sent as HTTP Basic auth (`http::prepare` takes it out of the URL).
+            secrets.add_basic(&user, &password);
+        }
+    }
+    Ok(())
+}
+
+/// The user name and password (percent-decoded) of a URL that has them.
+pub(crate) fn url_credentials(text: &str) -> Option<(String, String)> {
+    if !text.contains("://") || !text.contains('@') {
+        return None;
+    }
+    let url = url::Url::parse(text.trim()).ok()?;
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let password = url.password()?;
+    Some((decode(url.username()), decode(password)))
+}
+
+/// The integration's `auth` credentials as this connection resolves them (whatever the names
+/// of the parameters they read): the HTTP Basic pair as sent, the password, the bearer token,
+/// the API-key header's value. Auth that reads more than the connection is left to the
+/// parameters' own flags.
+fn add_auth_secrets(secrets: &mut Secrets, integration: &IntegrationFile, params: &Value) {
+    use crate::model::{Auth, TValue};
+    let text = |v: &TValue| -> Option<String> {
+        match v.resolve(&ConnectorScope(params)).ok()? {
+            Value::String(s) => Some(s),
+            Value::Null => None,
+            other => Some(crate::commands::args::value_to_text(&other)),
+        }
+    };
+    // As `http::prepare` sends it: a user name that is not set is empty.
+    let basic = |secrets: &mut Secrets, user: &TValue, password: &TValue| {
+        if let Some(pw) = text(password) {
+            secrets.add(&pw);
+            secrets.add_basic(&text(user).unwrap_or_default(), &pw);
+        }
+    };
+    match &integration.http.auth {
+        None => {}
+        Some(Auth::Bearer(token)) => secrets.add(text(token).unwrap_or_default().trim()),
+        Some(Auth::Basic { username, password }) => basic(secrets, username, password),
+        Some(Auth::Header { value, .. }) => secrets.add(&text(value).unwrap_or_default()),
+        Some(Auth::Select {
+            basic: pair,
+            bearer: token,
+            ..
+        }) => {
+            basic(secrets, &pair.0, &pair.1);
+            secrets.add(text(token).unwrap_or_default().trim());
+        }
+    }
+}
+
+/// Templates that may read only `connector`: the connection's own parameters.
+struct ConnectorScope<'a>(&'a Value);
+
+impl crate::template::Context for ConnectorScope<'_> {
+    fn scope(&self, s: &crate::template::Scope) -> Result<&Value, String> {
+        match s {
+            crate::template::Scope::Connector => Ok(self.0),
+            _ => Err("only the connection's parameters are known here".into()),
+        }
+    }
 }
 
 /// `${env:VAR}` and `${file:PATH}` inside a text value (a whole value or part of one).

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Status {
@@ -100,41 +101,83 @@ impl OutputModel {
 }
 
 /// A short human summary of a value: text as is, anything else as compact JSON (truncated).
+/// Secrets registered in the process are masked before the cut (`Secrets::head`), so a cut
+/// never shows the start of one.
 pub fn summary_of(value: &Value) -> Value {
     const MAX: usize = 200;
-    let text = match value {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
+    let secrets = crate::secrets::registered();
+    let (text, went_on) = match value {
+        Value::String(s) => (Cow::Borrowed(s.as_str()), false),
+        Value::Null => (Cow::Borrowed(""), false),
         // Serialize no more than the summary needs: a 1 MB response is not written out whole
         // to keep 200 bytes of it.
-        other => {
+        other => match &secrets {
             // Written on the stack and then copied out at its length: the summary is kept for
             // every element of a batch, and a 204-byte buffer per element was most of its memory.
-            let mut w = Capped {
-                buf: [0; MAX + 4],
-                len: 0,
-            };
-            let _ = serde_json::to_writer(&mut w, other);
-            match String::from_utf8(w.buf[..w.len].to_vec()) {
-                Ok(s) => s,
-                // Cut inside a character past MAX: the valid prefix still reaches MAX.
-                Err(e) => {
-                    let valid = e.utf8_error().valid_up_to();
-                    let mut bytes = e.into_bytes();
-                    bytes.truncate(valid);
-                    String::from_utf8(bytes).unwrap_or_default()
-                }
+            None => {
+                let mut w = Capped {
+                    buf: [0; MAX + 4],
+                    len: 0,
+                };
+                let _ = serde_json::to_writer(&mut w, other);
+                (Cow::Owned(valid_prefix(&w.buf[..w.len])), false)
             }
-        }
+            // A secret starting before the cut is masked whole, so the text must reach its end.
+            Some(s) => {
+                let room = MAX + 4 + s.longest_form();
+                let mut w = CappedVec {
+                    buf: Vec::with_capacity(room),
+                    room,
+                };
+                let full = serde_json::to_writer(&mut w, other).is_ok();
+                (Cow::Owned(valid_prefix(&w.buf)), !full)
+            }
+        },
     };
-    if text.len() <= MAX {
-        return Value::String(text);
+    match secrets {
+        None if text.len() <= MAX => Value::String(text.into_owned()),
+        None => {
+            let mut cut = MAX;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            Value::String(format!("{}…", &text[..cut]))
+        }
+        Some(s) => match s.head(&text, MAX) {
+            (head, false) if !went_on => Value::String(head),
+            (head, _) => Value::String(format!("{head}…")),
+        },
     }
-    let mut cut = MAX;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
+}
+
+/// `bytes` as text, up to the last whole character (a capped writer may stop inside one).
+fn valid_prefix(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(e) => String::from_utf8_lossy(&bytes[..e.valid_up_to()]).into_owned(),
     }
-    Value::String(format!("{}…", &text[..cut]))
+}
+
+/// `Capped` on the heap, for a size known at run time.
+struct CappedVec {
+    buf: Vec<u8>,
+    room: usize,
+}
+
+impl std::io::Write for CappedVec {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = self.room.saturating_sub(self.buf.len());
+        if room == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        let n = room.min(buf.len());
+        self.buf.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A writer that keeps the first `N` bytes and then refuses more, which stops the serializer.

@@ -233,12 +233,7 @@ fn first_failure(r: &RunResult) -> String {
 }
 
 fn clip(v: &Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 200 {
-        format!("{}…", s.chars().take(200).collect::<String>())
-    } else {
-        s
-    }
+    crate::secrets::clip(&v.to_string(), 200)
 }
 
 /// Loads and runs every test file under `paths`. Load problems of test files are failures.

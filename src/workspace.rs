@@ -3,9 +3,13 @@
 //! the connections. Owns cross-file lookups; rules that use them live in `validate`.
 
 use crate::commands::{Command, CommandSpec, Implementation, KeyFieldSpec, Registry};
+use crate::diagnostic::SourceFile;
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::load::node::Span;
 use crate::load::{load_file, load_str, Loaded};
-use crate::model::{Connection, ConnectionsFile, Document, IntegrationFile, Playbook};
+use crate::model::{
+    Connection, ConnectionsFile, Document, IntegrationFile, Playbook, WrittenValue,
+};
 use indexmap::IndexMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,6 +25,12 @@ pub const BUILTIN_INTEGRATIONS: &[(&str, &str)] = &[
         include_str!("../playbooks/integrations/chatgpt.yaml"),
     ),
 ];
+
+/// Whether a value is one `${env:NAME}` or `${file:PATH}` reference and nothing else.
+fn is_one_reference(text: &str) -> bool {
+    let t = text.trim();
+    t.starts_with("${") && t.ends_with('}') && t.matches("${").count() == 1
+}
 
 /// The prefix of an integration's commands: its name without spaces or punctuation
 /// (`REST API Callback` → `RESTAPICallback.SendRequest`).
@@ -165,26 +175,94 @@ impl Workspace {
         out
     }
 
-    /// Values of sensitive parameters written literally in connections files (masked in any
-    /// output, including source snippets of diagnostics).
+    /// Values of sensitive parameters (and credentials of URLs) written literally in
+    /// connections files, masked in any output.
     pub fn literal_secrets(&self) -> crate::secrets::Secrets {
         let mut s = crate::secrets::Secrets::default();
-        for (_, conn) in self.connections.values() {
-            let Some(i) = self
+        for (name, (_, conn)) in &self.connections {
+            let i = self
                 .integrations
-                .get(&integration_prefix(&conn.integration.value))
-            else {
-                continue;
-            };
-            for p in i.connection.iter().filter(|p| p.sensitive) {
-                if let Some((_, serde_json::Value::String(v))) = conn.params.get(&p.name.value) {
-                    if !v.contains("${") {
-                        s.add(v);
-                    }
+                .get(&integration_prefix(&conn.integration.value));
+            for (param, (_, v)) in &conn.params {
+                if v.as_str().is_some_and(|t| t.contains("${")) {
+                    continue;
                 }
+                let sensitive = i.is_some_and(|i| {
+                    i.connection
+                        .iter()
+                        .any(|p| p.sensitive && p.name.value == *param)
+                });
+                // A value too short to be masked is refused when the connection is used.
+                let _ = crate::connections::add_secrets(&mut s, name, param, v, sensitive);
             }
         }
         s
+    }
+
+    /// `diags` pointing into their files as snippets may show them: in connections files, the
+    /// values that may be secrets are hidden (`hidden_values`).
+    pub fn without_secrets(&self, diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+        let mut hidden: std::collections::HashMap<&str, Arc<SourceFile>> = Default::default();
+        for l in &self.loaded {
+            let ranges = self.hidden_values(l);
+            if !ranges.is_empty() {
+                let text = crate::redact::hide(&l.file.text, &ranges);
+                hidden.insert(&l.file.path, SourceFile::new(l.file.path.clone(), text));
+            }
+        }
+        diags
+            .into_iter()
+            .map(|mut d| {
+                if let Some(f) = hidden.get(d.file.path.as_str()) {
+                    d.file = f.clone();
+                }
+                d
+            })
+            .collect()
+    }
+
+    /// The values of a file that a snippet must not show. In a connections file, every value
+    /// but `kind`, the connections' `integration`, references as written (`${env:NAME}`) and
+    /// the values of parameters its integration declares and does not mark sensitive (unless
+    /// they hold a URL's credentials): a misspelt parameter, one of an unknown integration or
+    /// a value outside `params:` may be a secret too. A file that does not load but looks like
+    /// a connections file hides all its values (`redact::unparsed_values`).
+    fn hidden_values(&self, l: &Loaded) -> Vec<Span> {
+        match &l.document {
+            Some(Document::Connections(c)) => c
+                .written
+                .iter()
+                .filter(|w| !self.may_show(c, w))
+                .map(|w| w.span)
+                .collect(),
+            None if crate::redact::looks_like_connections(&l.file.text) => {
+                crate::redact::unparsed_values(&l.file.text)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn may_show(&self, c: &ConnectionsFile, w: &WrittenValue) -> bool {
+        let Some((conn, param)) = &w.param else {
+            return false;
+        };
+        let Some(conn) = c.connections.get(conn) else {
+            return false;
+        };
+        let text = conn.params.get(param).and_then(|(_, v)| v.as_str());
+        if text.is_some_and(is_one_reference) {
+            return true;
+        }
+        let Some(i) = self
+            .integrations
+            .get(&integration_prefix(&conn.integration.value))
+        else {
+            return false;
+        };
+        i.connection
+            .iter()
+            .any(|p| p.name.value == *param && !p.sensitive)
+            && text.is_none_or(|t| crate::connections::url_credentials(t).is_none())
     }
 
     pub fn has_errors(diags: &[Diagnostic]) -> bool {

@@ -98,9 +98,12 @@ async fn framing_headers_from_the_playbook_are_left_to_the_client() {
     );
 }
 
+/// An absolute URL on the connection's origin gets its credentials; one on another origin
+/// does not (DESIGN §5; tests/leaks.rs has the hostile cases).
 #[tokio::test]
 async fn basic_auth_and_absolute_urls() {
     let server = MockServer::start().await;
+    let other = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/elsewhere"))
         .and(header(
@@ -111,16 +114,31 @@ async fn basic_auth_and_absolute_urls() {
         .expect(1)
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path("/elsewhere"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("no credentials here"))
+        .expect(1)
+        .mount(&other)
+        .await;
+    let basic = ", auth: basic, username: analyst, password: s3cret-pass";
     let doc = run(
         &send(&format!("{{ url: \"{}/elsewhere\" }}", server.uri())),
-        &conn(
-            "http://127.0.0.1:9/unused",
-            ", auth: basic, username: analyst, password: s3cret-pass",
-        ),
+        &conn(&format!("{}/unused", server.uri()), basic),
         &[],
     )
     .await;
     assert_eq!(doc["tasks"]["call"]["rawData"], "plain ok");
+    let doc = run(
+        &send(&format!("{{ url: \"{}/elsewhere\" }}", other.uri())),
+        &conn(&format!("{}/unused", server.uri()), basic),
+        &[],
+    )
+    .await;
+    assert_eq!(doc["tasks"]["call"]["rawData"], "no credentials here");
+    let seen = other.received_requests().await.unwrap_or_default();
+    assert!(seen
+        .iter()
+        .all(|r| r.headers.get("authorization").is_none()));
 }
 
 #[tokio::test]

@@ -20,16 +20,20 @@ const TOKEN_VAR: &str = "CODELESS_CONFORMANCE_TOKEN";
 const PASSWORD_VAR: &str = "CODELESS_CONFORMANCE_PASSWORD";
 const OPENAI_VAR: &str = "CODELESS_CONFORMANCE_OPENAI_KEY";
 const EMPTY_VAR: &str = "CODELESS_CONFORMANCE_EMPTY";
+const SPECIAL_VAR: &str = "CODELESS_LEAKCHECK_SPECIAL";
 
 const TOKEN: &str = "tok-leakcheck-5f0c2a9e71";
 const PASSWORD: &str = "pw-leakcheck-83d61b";
 const OPENAI_KEY: &str = "sk-leakcheck-openai-c4e8a2f90b13";
+/// A token in mixed case with the characters URL, HTML and form encodings change.
+const SPECIAL: &str = "Tok=Leak/Chk+7d&e'9 <5a>";
 const BASIC_USER: &str = "analyst";
 
 const SECRETS: &[(&str, &str)] = &[
     (TOKEN_VAR, TOKEN),
     (PASSWORD_VAR, PASSWORD),
     (OPENAI_VAR, OPENAI_KEY),
+    (SPECIAL_VAR, SPECIAL),
 ];
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -64,16 +68,94 @@ fn forms(secret: &str) -> Vec<(String, String)> {
             "form-urlencoded".into(),
             url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
         ),
+        ("JSON-escaped".into(), json_escaped(secret)),
         (
-            "JSON-escaped".into(),
-            serde_json::to_string(secret)
-                .unwrap()
-                .trim_matches('"')
-                .to_owned(),
+            "percent-encoded, lower-case hex".into(),
+            percent_encode_with(secret, |c| !c.is_ascii_alphanumeric(), true),
         ),
+        (
+            "httpbin's re-quoted query (werkzeug)".into(),
+            werkzeug_query(secret),
+        ),
+        (
+            "HTML-escaped (Handlebars)".into(),
+            handlebars_escape(secret),
+        ),
+        (
+            "HTML decimal references".into(),
+            entities(secret, |c| format!("&#{};", c as u32)),
+        ),
+        (
+            "HTML hex references".into(),
+            entities(secret, |c| format!("&#x{:x};", c as u32)),
+        ),
+        ("hex".into(), hex::encode(secret)),
+        ("hex, upper case".into(), hex::encode_upper(secret)),
+        ("upper case".into(), secret.to_uppercase()),
+        ("lower case".into(), secret.to_lowercase()),
     ];
-    out.dedup_by(|a, b| a.1 == b.1);
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|(_, f)| seen.insert(f.clone()));
     out
+}
+
+/// `secret` with the characters `encode` picks percent-encoded (UTF-8 bytes, hex in the case
+/// asked for).
+fn percent_encode_with(secret: &str, encode: impl Fn(char) -> bool, lower: bool) -> String {
+    let mut out = String::new();
+    for c in secret.chars() {
+        if encode(c) {
+            let mut buf = [0; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&if lower {
+                    format!("%{b:02x}")
+                } else {
+                    format!("%{b:02X}")
+                });
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What httpbin 0.10.4 shows in its `url` field for a query value sent percent-encoded:
+/// werkzeug's `uri_to_iri` decodes every escape but those of ` #%&+=` and control characters
+/// (measured against httpbin under gunicorn, every ASCII character and two non-ASCII ones).
+fn werkzeug_query(secret: &str) -> String {
+    percent_encode_with(secret, |c| " #%&+=".contains(c) || c.is_control(), false)
+}
+
+/// Handlebars' `html_template` escaping (handlebars-rust `html_escape`).
+fn handlebars_escape(secret: &str) -> String {
+    secret
+        .chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#x27;".to_owned(),
+            '`' => "&#x60;".to_owned(),
+            '=' => "&#x3D;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// Every character but letters and digits as an HTML character reference.
+fn entities(secret: &str, reference: impl Fn(char) -> String) -> String {
+    secret
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_string()
+            } else {
+                reference(c)
+            }
+        })
+        .collect()
 }
 
 /// Every needle to look for: each secret's forms, and HTTP Basic's `user:password` pair.
@@ -596,4 +678,513 @@ async fn a_secret_cut_by_a_summary_is_still_masked() {
             "the start of the token ({prefix}…) is in task {id}: {t}"
         );
     }
+}
+
+// ---- issue 16: what a red team found ---------------------------------------------------------
+
+/// Writes `files` (name, text) into a new temporary directory.
+fn write_files(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+fn path_in(dir: &tempfile::TempDir, name: &str) -> String {
+    dir.path().join(name).to_str().unwrap().to_owned()
+}
+
+/// `codeless run PLAYBOOK --connections CONNS --trace ...` (with `--incident` when given) in
+/// `dir`, scanned as every run here is; returns the run document.
+fn run_scanned(what: &str, dir: &tempfile::TempDir, incident: Option<&str>) -> Value {
+    let trace = path_in(dir, &format!("{}.jsonl", what.replace(' ', "-")));
+    let mut args = vec![
+        "run".to_owned(),
+        path_in(dir, "p.yaml"),
+        "--connections".into(),
+        path_in(dir, "c.yaml"),
+        "--trace".into(),
+        trace.clone(),
+    ];
+    if let Some(i) = incident {
+        std::fs::write(dir.path().join("incident.json"), i).unwrap();
+        args.extend(["--incident".into(), path_in(dir, "incident.json")]);
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = codeless(what, &refs, Some(Path::new(&trace)));
+    stdout_json(what, &o)
+}
+
+/// Everything a server was sent, as one text to scan.
+async fn what_was_sent(server: &MockServer) -> String {
+    let mut out = String::new();
+    for r in server.received_requests().await.unwrap_or_default() {
+        out.push_str(&format!("{} {}\n", r.method, r.url));
+        for (k, v) in r.headers.iter() {
+            out.push_str(&format!("{k}: {}\n", v.to_str().unwrap_or("<bytes>")));
+        }
+        out.push_str(&String::from_utf8_lossy(&r.body));
+        out.push('\n');
+    }
+    out
+}
+
+/// An integration whose API key goes in a header, the query and another header; `Get` takes
+/// its URL from an input (an absolute URL from data is used as written), `Post` sends the key
+/// in its body.
+const KEYED: &str = "kind: integration\nname: Keyed\nconnection:\n  - { name: url, display: URL, required: true }\n  - { name: apikey, display: API Key, required: true, sensitive: true }\nhttp:\n  base_url: <<connector.url>>\n  auth: { header: { name: X-Api-Key, value: <<connector.apikey>> } }\n  headers: { X-Copy: \"key <<connector.apikey>>\" }\ncommands:\n  Get:\n    display: Get\n    inputs: [{ name: url, display: URL, type: text, required: true }]\n    request: { path: <<input.url>>, query: { key: <<connector.apikey>>, q: fine } }\n  Post:\n    display: Post\n    inputs: [{ name: url, display: URL, type: text, required: true }]\n    request: { method: POST, path: <<input.url>>, body: { token: <<connector.apikey>> } }\n";
+
+/// Finding 1: `auth` and every header and query parameter holding a sensitive value go only
+/// to the origin of the integration's base URL (REST API Callback: the Request URL); a body
+/// holding one is not sent elsewhere, first or after a redirect. The URL came from data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_go_only_to_the_origin_of_the_base_url() {
+    let home = echo_server().await;
+    let other = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .mount(&other)
+        .await;
+    // A server of the connection's that redirects to the other origin.
+    let hop = MockServer::start().await;
+    for (p, status) in [("/found", 302), ("/moved", 307)] {
+        Mock::given(wiremock::matchers::path(p))
+            .respond_with(
+                ResponseTemplate::new(status)
+                    .insert_header("Location", format!("{}/landed", other.uri()).as_str()),
+            )
+            .mount(&hop)
+            .await;
+    }
+    let conns = format!(
+        "kind: connections\nconnections:\n  api: {{ integration: REST API Callback, params: {{ requesturl: \"{}\", auth: bearer, bearertoken: \"${{env:{TOKEN_VAR}}}\" }} }}\n  hop: {{ integration: REST API Callback, params: {{ requesturl: \"{}\", auth: bearer, bearertoken: \"${{env:{TOKEN_VAR}}}\" }} }}\n  keyed: {{ integration: Keyed, params: {{ url: \"{}\", apikey: \"${{env:{OPENAI_VAR}}}\" }} }}\n",
+        home.uri(),
+        hop.uri(),
+        home.uri()
+    );
+    let pb = "kind: playbook\nname: Steal\ntasks:\n  steal: { command: RESTAPICallback.SendRequest, connection: api, input: { url: <<incident.url>> }, on_error: continue }\n  get: { command: Keyed.Get, input: { url: <<incident.url>> }, on_error: continue }\n  post: { command: Keyed.Post, input: { url: <<incident.url>> }, on_error: continue }\n  hop_get: { command: RESTAPICallback.SendRequest, connection: hop, input: { url: /found }, on_error: continue }\n  hop_post: { command: RESTAPICallback.SendRequest, connection: hop, input: { url: /moved, method: POST, body: { t: \"<<connector.bearertoken>>\" } }, on_error: continue }\n  home: { command: Keyed.Get, input: { url: /at-home } }\n";
+    let dir = write_files(&[("p.yaml", pb), ("c.yaml", &conns), ("keyed.yaml", KEYED)]);
+    let incident = json!({"url": format!("{}/steal", other.uri())}).to_string();
+    let target = other.uri();
+    let (doc, command) = tokio::task::spawn_blocking(move || {
+        let doc = run_scanned("run a playbook", &dir, Some(&incident));
+        let command = codeless(
+            "command SendRequest to another origin",
+            &[
+                "command",
+                "RESTAPICallback.SendRequest",
+                "--connection",
+                "api",
+                "--connections",
+                &path_in(&dir, "c.yaml"),
+                "--commands",
+                &path_in(&dir, "keyed.yaml"),
+                "--input",
+                &format!("url={target}/by-hand"),
+            ],
+            None,
+        );
+        (doc, command)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        command.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&command.stderr)
+    );
+    let t = &doc["tasks"];
+    for ok in ["steal", "get", "hop_get", "home"] {
+        assert_eq!(t[ok]["status"], "Successful", "{ok}: {}", t[ok]);
+    }
+    for refused in ["post", "hop_post"] {
+        assert_eq!(t[refused]["status"], "Failed", "{refused}: {}", t[refused]);
+        let message = t[refused]["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("is not sent: its body holds a credential of the connection"),
+            "{refused}: {message}"
+        );
+    }
+    let sent = what_was_sent(&other).await;
+    scan("what the other origin received", &sent);
+    assert!(
+        !sent.to_ascii_lowercase().contains("authorization"),
+        "{sent}"
+    );
+    assert!(
+        !sent.contains("X-Api-Key") && !sent.contains("x-api-key"),
+        "{sent}"
+    );
+    // The other origin got the calls, without their credentials but otherwise whole.
+    for p in ["/steal", "/landed", "/by-hand"] {
+        assert!(
+            sent.contains(p),
+            "{p} never reached the other origin:\n{sent}"
+        );
+    }
+    assert!(sent.contains("q=fine"), "{sent}");
+    assert!(
+        !sent.contains("POST"),
+        "a body with the key went out:\n{sent}"
+    );
+    // At home, the key went as declared.
+    let home_sent = what_was_sent(&home).await;
+    assert!(
+        home_sent.contains(&format!("x-api-key: {OPENAI_KEY}")),
+        "{home_sent}"
+    );
+}
+
+/// Finding 2: the Basic pair of an integration whose auth reads parameters of other names
+/// (`user`, `secret`) is masked as it comes back from a server that echoes headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_basic_pair_from_custom_parameter_names_is_masked() {
+    let echo = echo_server().await;
+    let svc = "kind: integration\nname: Svc\nconnection:\n  - { name: url, display: URL, required: true }\n  - { name: user, display: User, required: true }\n  - { name: secret, display: Secret, required: true, sensitive: true }\nhttp:\n  base_url: <<connector.url>>\n  auth: { basic: { username: <<connector.user>>, password: <<connector.secret>> } }\ncommands:\n  Echo: { display: Echo, request: { path: /anything/echo } }\n";
+    let conns = format!("kind: connections\nconnections:\n  svc: {{ integration: Svc, params: {{ url: \"{}\", user: {BASIC_USER}, secret: \"${{env:{PASSWORD_VAR}}}\" }} }}\n", echo.uri());
+    let pb = "kind: playbook\nname: B\ntasks:\n  echo: { command: Svc.Echo }\n";
+    let dir = write_files(&[("p.yaml", pb), ("c.yaml", &conns), ("svc.yaml", svc)]);
+    let doc = tokio::task::spawn_blocking(move || run_scanned("basic pair", &dir, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        doc["tasks"]["echo"]["rawData"]["headers"]["authorization"],
+        "Basic *****"
+    );
+}
+
+/// Finding 6: `codeless command` argument errors repeat what the inputs resolved to, which
+/// may be the connection's secrets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_argument_errors_do_not_print_secrets() {
+    let echo = echo_server().await;
+    let uri = echo.uri();
+    tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        let conns = conformance_connections(dir.path(), &uri, &uri);
+        let conns = conns.to_str().unwrap();
+        for (conn, input) in [
+            ("httpbin", "method={{connector.bearertoken}}"),
+            (
+                "httpbin_basic",
+                "header={{connector.password}} and {{connector.password}}",
+            ),
+            ("httpbin_basic", r#"header={"a": "{{connector.password}}"#),
+        ] {
+            let o = codeless(
+                &format!("command with {input}"),
+                &[
+                    "command",
+                    "RESTAPICallback.SendRequest",
+                    "--connection",
+                    conn,
+                    "--connections",
+                    conns,
+                    "--input",
+                    "url=/anything",
+                    "--input",
+                    input,
+                ],
+                None,
+            );
+            assert_eq!(o.status.code(), Some(2), "{input}");
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert!(stderr.contains("*****"), "{input}: {stderr}");
+        }
+    })
+    .await
+    .unwrap();
+}
+
+/// Finding 7: `html_template` output carries the secrets it renders HTML-escaped
+/// (`=` → `&#x3D;`): in the run document, the trace's `task_started` inputs and outputs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_template_output_masks_html_escaped_secrets() {
+    let echo = echo_server().await;
+    let conns = format!("kind: connections\nconnections:\n  api: {{ integration: REST API Callback, params: {{ requesturl: \"{}\", auth: bearer, bearertoken: \"${{env:{SPECIAL_VAR}}}\" }} }}\n", echo.uri());
+    let pb = "kind: playbook\nname: H\ntasks:\n  a: { command: RESTAPICallback.SendRequest, input: { url: /anything }, next: [b] }\n  b: { command: formatHtml, input: { template: \"<p>{{tasks.a.rawData.token}}</p>\" } }\n";
+    let dir = write_files(&[("p.yaml", pb), ("c.yaml", &conns)]);
+    let doc = tokio::task::spawn_blocking(move || run_scanned("html template", &dir, None))
+        .await
+        .unwrap();
+    assert_eq!(doc["tasks"]["b"]["returnData"], "<p>*****</p>");
+}
+
+/// Finding 8: masking was an oracle at the 200-byte summary cut: the start of the secret
+/// placed at the cut came out as `*****…`, a wrong guess as written, so the secret could be
+/// read a character at a time. And a cut that left fewer than four characters of a secret
+/// showed them.
+#[test]
+fn the_summary_cut_is_no_oracle_and_shows_no_part_of_a_secret() {
+    let pb = "kind: playbook\nname: O\ntasks:\n  t: { command: trim, input: { input: <<incident.text>> } }\n";
+    let conns = format!("kind: connections\nconnections:\n  api: {{ integration: REST API Callback, params: {{ requesturl: \"http://127.0.0.1:9\", auth: bearer, bearertoken: \"${{env:{TOKEN_VAR}}}\" }} }}\n");
+    let dir = write_files(&[("p.yaml", pb), ("c.yaml", &conns)]);
+    let result = |text: String| {
+        let doc = run_scanned("summary", &dir, Some(&json!({ "text": text }).to_string()));
+        doc["tasks"]["t"]["result"].as_str().unwrap().to_owned()
+    };
+    // A right and a wrong guess of the token's start, ending at byte 200.
+    for guess in [&TOKEN[..9], "tok-leakX"] {
+        let text = format!("{}{guess}ZZZZZZZZZZ", "x".repeat(200 - guess.len()));
+        assert_eq!(
+            result(text),
+            format!("{}{guess}…", "x".repeat(200 - guess.len())),
+            "{guess}"
+        );
+    }
+    // The token itself, cut after its first three characters.
+    let text = format!("{}{TOKEN} and more", "x".repeat(197));
+    assert_eq!(result(text), format!("{}*****…", "x".repeat(197)));
+}
+
+/// A server that sends back the bearer token it was given in the encodings servers choose:
+/// lower-case percent-encoding, HTML character references (named, decimal, hex), and the URL
+/// re-quoted as httpbin's `url` field shows it. As an HTML page, or in a JSON error.
+async fn encoding_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(|req: &Request| {
+            let token = req
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .trim_start_matches("Bearer ")
+                .to_owned();
+            let page = format!(
+                "<p>lower: {}</p><p>html: {}</p><p>decimal: {}</p><p>hex: {}</p><p>url: {}/anything?k={}</p>",
+                percent_encode_with(&token, |c| !c.is_ascii_alphanumeric(), true),
+                handlebars_escape(&token),
+                entities(&token, |c| format!("&#{};", c as u32)),
+                entities(&token, |c| format!("&#X{:X};", c as u32)),
+                req.url.origin().ascii_serialization(),
+                werkzeug_query(&token),
+            );
+            if req.url.path() == "/fail" {
+                ResponseTemplate::new(400).set_body_json(json!({"message": page}))
+            } else {
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "text/html")
+                    .set_body_string(page)
+            }
+        })
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Finding 16: secret encodings a server chooses were not masked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_in_the_encodings_servers_choose_are_masked() {
+    let server = encoding_server().await;
+    let conns = format!("kind: connections\nconnections:\n  api: {{ integration: REST API Callback, params: {{ requesturl: \"{}\", auth: bearer, bearertoken: \"${{env:{SPECIAL_VAR}}}\" }} }}\n", server.uri());
+    let pb = "kind: playbook\nname: E\ntasks:\n  page: { command: RESTAPICallback.SendRequest, input: { url: /page } }\n  fail: { command: RESTAPICallback.SendRequest, input: { url: /fail }, on_error: continue }\n";
+    let dir = write_files(&[("p.yaml", pb), ("c.yaml", &conns)]);
+    let doc = tokio::task::spawn_blocking(move || {
+        for url in ["/page", "/fail"] {
+            codeless(
+                &format!("command {url}"),
+                &[
+                    "command",
+                    "RESTAPICallback.SendRequest",
+                    "--connections",
+                    &path_in(&dir, "c.yaml"),
+                    "--input",
+                    &format!("url={url}"),
+                ],
+                None,
+            );
+        }
+        run_scanned("encodings", &dir, None)
+    })
+    .await
+    .unwrap();
+    let page = doc["tasks"]["page"]["rawData"].as_str().unwrap_or_default();
+    assert_eq!(page.matches("*****").count(), 5, "{page}");
+}
+
+/// Finding 16 against the real httpbin (`CODELESS_HTTPBIN`, else port 18080), when it is up:
+/// its `url` field re-quotes the query the token was sent in.
+#[test]
+fn httpbins_requoted_url_is_masked_when_httpbin_is_up() {
+    let url = std::env::var("CODELESS_HTTPBIN").unwrap_or_else(|_| "http://127.0.0.1:18080".into());
+    let port = url::Url::parse(&url)
+        .ok()
+        .and_then(|u| u.port())
+        .unwrap_or(18080);
+    if !port_open(port) {
+        eprintln!("skipped: httpbin is not running at {url}");
+        return;
+    }
+    let bin = "kind: integration\nname: Bin\nconnection:\n  - { name: url, display: URL, required: true }\n  - { name: apikey, display: API Key, required: true, sensitive: true }\nhttp: { base_url: <<connector.url>> }\ncommands:\n  Anything: { display: Anything, request: { path: /anything, query: { k: <<connector.apikey>> } } }\n";
+    let conns = format!("kind: connections\nconnections:\n  bin: {{ integration: Bin, params: {{ url: \"{url}\", apikey: \"${{env:{SPECIAL_VAR}}}\" }} }}\n");
+    let dir = write_files(&[("c.yaml", &conns), ("bin.yaml", bin)]);
+    let o = codeless(
+        "httpbin /anything",
+        &[
+            "command",
+            "Bin.Anything",
+            "--connections",
+            &path_in(&dir, "c.yaml"),
+            "--commands",
+            &path_in(&dir, "bin.yaml"),
+        ],
+        None,
+    );
+    let out = stdout_json("httpbin", &o);
+    assert_eq!(out["rawData"]["args"]["k"], "*****", "{out}");
+    assert!(
+        out["rawData"]["url"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("?k=*****"),
+        "{out}"
+    );
+}
+
+/// Finding 17: a sensitive value shorter than 4 characters is refused when the connection is
+/// loaded, with an error naming the parameter (masking it would mask ordinary text).
+#[test]
+fn a_sensitive_value_shorter_than_four_characters_is_refused() {
+    let conns = "kind: connections\nconnections:\n  short: { integration: REST API Callback, params: { requesturl: \"http://127.0.0.1:9\", auth: bearer, bearertoken: abc } }\n  read: { integration: REST API Callback, params: { requesturl: \"http://127.0.0.1:9\", tenant: \"${env:CODELESS_LEAKCHECK_SHORT}\" } }\n";
+    let dir = write_files(&[("c.yaml", conns)]);
+    for (conn, param) in [("short", "bearertoken"), ("read", "tenant")] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_codeless"))
+            .args([
+                "command",
+                "RESTAPICallback.SendRequest",
+                "--connection",
+                conn,
+                "--connections",
+                &path_in(&dir, "c.yaml"),
+                "--input",
+                "url=/x",
+            ])
+            .env("CODELESS_LEAKCHECK_SHORT", "ab")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{conn}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!("error: connection `{conn}`, parameter `{param}`: the sensitive value is shorter than 4 characters; codeless refuses such secrets because masking them in output would mask ordinary text\n")
+        );
+    }
+}
+
+/// Finding 18: what `toUpper`, `toLower` and `hexEncode` make of a secret is masked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_folded_and_hex_forms_of_a_secret_are_masked() {
+    let echo = echo_server().await;
+    let conns = format!("kind: connections\nconnections:\n  api: {{ integration: REST API Callback, params: {{ requesturl: \"{}\", auth: bearer, bearertoken: \"${{env:{SPECIAL_VAR}}}\" }} }}\n", echo.uri());
+    let pb = "kind: playbook\nname: T\ntasks:\n  a: { command: RESTAPICallback.SendRequest, input: { url: /anything }, next: [up, low, hex] }\n  up: { command: toUpper, input: { input: <<tasks.a.rawData.token>> } }\n  low: { command: toLower, input: { input: <<tasks.a.rawData.token>> } }\n  hex: { command: hexEncode, input: { input: <<tasks.a.rawData.token>> } }\n";
+    let dir = write_files(&[("p.yaml", pb), ("c.yaml", &conns)]);
+    let doc = tokio::task::spawn_blocking(move || run_scanned("transforms", &dir, None))
+        .await
+        .unwrap();
+    for t in ["up", "low", "hex"] {
+        assert_eq!(doc["tasks"][t]["returnData"], "*****", "{t}");
+    }
+}
+
+/// Finding 19: credentials written in a Request URL (`http://analyst:${env:PW}@host`) are
+/// secrets: the password, the `user:password` pair, and the Basic header they become.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_in_a_request_url_are_secrets() {
+    let echo = echo_server().await;
+    let at = echo.uri().replace("http://", "");
+    let conns = format!("kind: connections\nconnections:\n  creds: {{ integration: REST API Callback, params: {{ requesturl: \"http://{BASIC_USER}:${{env:{PASSWORD_VAR}}}@{at}\" }} }}\n  bad: {{ integration: REST API Callback, params: {{ requesturl: \"http://{BASIC_USER}:${{env:{PASSWORD_VAR}}}@exa mple.com\" }} }}\n");
+    let pb = "kind: playbook\nname: U\ntasks:\n  echo: { command: RESTAPICallback.SendRequest, connection: creds, input: { url: /anything }, next: [bad] }\n  bad: { command: RESTAPICallback.SendRequest, connection: bad, input: { url: /anything }, on_error: continue }\n";
+    let dir = write_files(&[("p.yaml", pb), ("c.yaml", &conns)]);
+    let doc = tokio::task::spawn_blocking(move || run_scanned("url credentials", &dir, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        doc["tasks"]["echo"]["rawData"]["headers"]["authorization"],
+        "Basic *****"
+    );
+    assert_eq!(doc["tasks"]["bad"]["status"], "Failed");
+}
+
+/// Finding 20: `validate` snippets showed secrets written with YAML escapes, as block
+/// scalars, or on a line with a syntax error in a connections file.
+#[test]
+fn validate_snippets_show_no_secret_of_a_connections_file() {
+    let escaped = "kind: connections\nconnections:\n  ai:\n    integration: ChatGPT\n    params: { serverurl: \"http://127.0.0.1:9\", apiversion: v1, apikey: \"sk-\\x6Ceak-esc-\\u0041bc-9f8e7d6c5b\" }\n";
+    let folded = "kind: connections\nconnections:\n  ai:\n    integration: ChatGPT\n    params:\n      serverurl: \"http://127.0.0.1:9\"\n      apiversion: v1\n      apikey: >-\n        sk-leak-folded-\n        4a39b2c1d0\n";
+    let literal = "kind: connections\nconnections:\n  ai:\n    integration: ChatGPT\n    params:\n      serverurl: \"http://127.0.0.1:9\"\n      apiversion: v1\n      apikey: |\n        sk-leak-literal-8c7b6a59\n";
+    let misspelt = "kind: connections\nconnections:\n  ai:\n    integration: ChatGPT\n    params: { serverurl: \"http://127.0.0.1:9\", apiversion: v1, apikye: sk-leak-misspelt-31d2e4 }\n";
+    let broken = "kind: connections\nconnections:\n  ai:\n    integration: ChatGPT\n    params: { apikey: sk-leak-broken-77e6d5c4, serverurl: \"http://127.0.0.1:9 }\n";
+    for (name, text, fragments, code) in [
+        (
+            "escaped.yaml",
+            escaped,
+            &["9f8e7d6c5b", "x6Ceak"][..],
+            "N004",
+        ),
+        (
+            "folded.yaml",
+            folded,
+            &["sk-leak-folded", "4a39b2c1d0"][..],
+            "N004",
+        ),
+        (
+            "literal.yaml",
+            literal,
+            &["sk-leak-literal", "8c7b6a59"][..],
+            "N004",
+        ),
+        (
+            "misspelt.yaml",
+            misspelt,
+            &["sk-leak-misspelt", "31d2e4"][..],
+            "N003",
+        ),
+        (
+            "broken.yaml",
+            broken,
+            &["sk-leak-broken", "77e6d5c4"][..],
+            "Y001",
+        ),
+    ] {
+        let dir = write_files(&[(name, text)]);
+        let o = codeless(
+            &format!("validate {name}"),
+            &["validate", &path_in(&dir, name)],
+            None,
+        );
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.contains(code) && out.contains("*****"),
+            "{name}:\n{out}"
+        );
+        for f in fragments {
+            assert!(!out.contains(f), "{name}: `{f}` in the output:\n{out}");
+        }
+        // `run` prints the diagnostics of a connections file it cannot use the same way.
+        let pb =
+            "kind: playbook\nname: R\ntasks:\n  t: { command: toUpper, input: { input: x } }\n";
+        std::fs::write(dir.path().join("p.yaml"), pb).unwrap();
+        let o = codeless(
+            &format!("run with {name}"),
+            &[
+                "run",
+                &path_in(&dir, "p.yaml"),
+                "--connections",
+                &path_in(&dir, name),
+            ],
+            None,
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        for f in fragments {
+            assert!(!err.contains(f), "run with {name}: `{f}` in:\n{err}");
+        }
+    }
+}
+
+/// `secret` as it appears inside a JSON string (serialized, without its two quotes).
+fn json_escaped(secret: &str) -> String {
+    let quoted = serde_json::to_string(secret).unwrap_or_default();
+    quoted[1..quoted.len() - 1].to_owned()
 }

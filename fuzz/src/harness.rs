@@ -28,6 +28,7 @@ pub const TARGETS: &[&str] = &[
     "jsonpath",
     "validate",
     "http_response",
+    "mask",
 ];
 
 /// Runs target `name` on `data`. Unknown names panic (a harness bug, not a finding).
@@ -42,6 +43,7 @@ pub fn run(name: &str, data: &[u8]) {
         "jsonpath" => jsonpath(data),
         "validate" => validate(data),
         "http_response" => http_response(data),
+        "mask" => mask(data),
         other => panic!("no fuzz target `{other}`"),
     }
 }
@@ -527,4 +529,364 @@ pub fn http_response(data: &[u8]) {
         // Each saved body is a new file: keep the disk as it was.
         let _ = std::fs::remove_dir_all(&fuzz.files);
     }
+}
+
+// ---- mask ------------------------------------------------------------------------------------
+
+/// Secret masking (`codeless::secrets`): random secrets, encoded as the promise says they
+/// are recognised (DESIGN §5, README "Integrations, connections and secrets"), placed in random
+/// text. No encoded secret may come out of `mask`, `mask_value` or a cut (`Secrets::head`,
+/// what summaries and clipped messages use), and a cut that falls inside a secret ends in
+/// `*****`. The encodings are written here from their definitions, not with the crates the
+/// masker uses.
+///
+/// Input: secrets (one per line, at most 3, up to 48 characters; those with `*` or fewer than
+/// 4 characters are dropped, as the mask itself is `*****`), a 0 byte, then up to 8
+/// placements of 3 bytes (encoding, position, variant), a 0xFF byte, and the text around them.
+pub fn mask(data: &[u8]) {
+    use codeless::secrets::{Secrets, MASK};
+    let (spec, rest) = match data.iter().position(|&b| b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[][..]),
+    };
+    let mut secrets: Vec<String> = String::from_utf8_lossy(spec)
+        .split('\n')
+        .map(|s| s.chars().take(48).collect::<String>())
+        .filter(|s| s.chars().count() >= 4 && !s.contains('*'))
+        .take(3)
+        .collect();
+    if secrets.is_empty() {
+        secrets.push("sk-fuzz/secret=+1".into());
+    }
+    let (moves, filler) = match rest.iter().position(|&b| b == 0xFF) {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (&rest[..rest.len().min(24)], &rest[rest.len().min(24)..]),
+    };
+    let filler: String = String::from_utf8_lossy(filler)
+        .chars()
+        .filter(|c| *c != '*')
+        .take(2000)
+        .collect();
+    let mut masker = Secrets::default();
+    for s in &secrets {
+        masker.add(s);
+    }
+    masker.add_basic("fuzz-user", &secrets[0]);
+
+    // The placements, in order of position, each with the bytes that must not show.
+    let mut placed: Vec<(usize, Placement)> = moves
+        .chunks_exact(3)
+        .take(8)
+        .map(|m| {
+            let secret = &secrets[m[2] as usize % secrets.len()];
+            let at = boundary(&filler, m[1] as usize * filler.len().max(1) / 255);
+            (at, encode(secret, m[0], m[2]))
+        })
+        .collect();
+    placed.sort_by_key(|(at, _)| *at);
+    let mut text = String::new();
+    let mut spans = Vec::new();
+    let mut from = 0;
+    for (at, p) in &placed {
+        text.push_str(&filler[from..*at]);
+        spans.push((text.len(), text.len() + p.text.len(), p));
+        text.push_str(&p.text);
+        from = *at;
+    }
+    text.push_str(&filler[from..]);
+
+    let mut forbidden: Vec<String> = placed.iter().map(|(_, p)| p.shown.clone()).collect();
+    for s in &secrets {
+        forbidden.extend(fixed_forms(s));
+    }
+    forbidden.push(base64(
+        format!("fuzz-user:{}", secrets[0]).as_bytes(),
+        STANDARD_B64,
+        true,
+    ));
+    let check = |what: &str, out: &str| {
+        for f in &forbidden {
+            assert!(
+                !out.contains(f.as_str()),
+                "{what}: {f:?} is in {out:?} (text {text:?}, secrets {secrets:?})"
+            );
+        }
+    };
+
+    let masked = masker.mask(&text);
+    check("mask", &masked);
+    let mut v = json!({ "k": [text.clone(), {"inner": text.clone()}] });
+    v[text.as_str()] = json!(1);
+    masker.mask_value(&mut v);
+    let mut strings = Vec::new();
+    collect_strings(&v, &mut strings);
+    for s in &strings {
+        check("mask_value", s);
+    }
+    // Cuts at several places, one at each placement's middle.
+    let mut cuts: Vec<usize> = vec![0, 1, 200, text.len() / 2, text.len()];
+    cuts.extend(spans.iter().map(|(start, end, _)| (start + end) / 2));
+    for max in cuts {
+        let (head, _) = masker.head(&text, max);
+        check("head", &head);
+        let cut = boundary(&text, max);
+        for (start, end, p) in &spans {
+            if *start < cut && cut < *end && p.whole {
+                assert!(
+                    head.ends_with(MASK),
+                    "a cut at {cut} inside {:?} shows {head:?}",
+                    p.text
+                );
+            }
+        }
+    }
+}
+
+/// A secret as placed in the text, and what of it must not show after masking.
+struct Placement {
+    text: String,
+    /// The secret's own bytes as they appear (for base64 inside a longer text: the characters
+    /// that encode only the secret's bits).
+    shown: String,
+    /// Whether `text` is all secret (a cut inside it must end in the mask).
+    whole: bool,
+}
+
+fn boundary(s: &str, at: usize) -> usize {
+    let mut at = at.min(s.len());
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn collect_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        Value::Object(o) => {
+            for (k, x) in o {
+                out.push(k.clone());
+                collect_strings(x, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Forms every secret is checked for, wherever they come from.
+fn fixed_forms(s: &str) -> Vec<String> {
+    let mut forms = vec![
+        s.to_owned(),
+        percent(s, |c| !c.is_ascii_alphanumeric(), false),
+        percent(s, |c| !c.is_ascii_alphanumeric(), true),
+        html(s, |c| format!("&#{};", c as u32)),
+        html(s, |c| format!("&#x{:x};", c as u32)),
+        hex(s.as_bytes(), false),
+        hex(s.as_bytes(), true),
+        base64(s.as_bytes(), STANDARD_B64, true),
+        base64(s.as_bytes(), URL_SAFE_B64, false),
+    ];
+    if s.is_ascii() {
+        forms.push(s.to_ascii_uppercase());
+        forms.push(s.to_ascii_lowercase());
+    }
+    forms
+}
+
+/// `secret` in one of the promised encodings; `variant` picks details (which characters, the
+/// hex case, what surrounds it in base64).
+fn encode(secret: &str, how: u8, variant: u8) -> Placement {
+    let whole = |text: String| Placement {
+        shown: text.clone(),
+        text,
+        whole: true,
+    };
+    let upper = variant & 1 == 1;
+    match how % 18 {
+        0 => whole(secret.to_owned()),
+        1 if secret.is_ascii() => whole(secret.to_ascii_uppercase()),
+        2 if secret.is_ascii() => whole(secret.to_ascii_lowercase()),
+        3 => whole(percent(secret, |c| !c.is_ascii_alphanumeric(), upper)),
+        // Some characters encoded, others not: servers re-quote URLs in their own ways (and
+        // leave ASCII letters and digits as they are).
+        4 => {
+            let mut i = 0u32;
+            whole(percent(
+                secret,
+                |c| {
+                    i += 1;
+                    !c.is_ascii_alphanumeric() && variant.rotate_left(i) & 1 == 1
+                },
+                upper,
+            ))
+        }
+        // Form encoding: a space is `+`.
+        5 => whole(
+            percent(
+                secret,
+                |c| !(c.is_ascii_alphanumeric() || "*-._ ".contains(c)),
+                true,
+            )
+            .replace(' ', "+"),
+        ),
+        // httpbin's `url` field (werkzeug's uri_to_iri): only ` #%&+=` and controls stay encoded.
+        6 => whole(percent(
+            secret,
+            |c| " #%&+=".contains(c) || c.is_control(),
+            true,
+        )),
+        // Handlebars' html_template escaping.
+        7 => whole(
+            secret
+                .chars()
+                .map(|c| match c {
+                    '&' => "&amp;".into(),
+                    '<' => "&lt;".into(),
+                    '>' => "&gt;".into(),
+                    '"' => "&quot;".into(),
+                    '\'' => "&#x27;".into(),
+                    '`' => "&#x60;".into(),
+                    '=' => "&#x3D;".into(),
+                    c => c.to_string(),
+                })
+                .collect(),
+        ),
+        8 => whole(html(secret, |c| format!("&#{};", c as u32))),
+        9 => whole(html(secret, |c| {
+            if upper {
+                format!("&#X{:X};", c as u32)
+            } else {
+                format!("&#x{:x};", c as u32)
+            }
+        })),
+        10 => whole(html(secret, |c| match c {
+            '&' => "&amp;".into(),
+            '<' => "&lt;".into(),
+            '>' => "&gt;".into(),
+            '"' => "&quot;".into(),
+            '\'' => "&apos;".into(),
+            c => c.to_string(),
+        })),
+        11 => whole(json_escaped(secret)),
+        12 => whole(
+            secret
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_string()
+                    } else {
+                        let mut units = [0u16; 2];
+                        c.encode_utf16(&mut units)
+                            .iter()
+                            .map(|u| format!("\\u{u:04x}"))
+                            .collect()
+                    }
+                })
+                .collect(),
+        ),
+        13 => whole(hex(secret.as_bytes(), upper)),
+        14 => whole(base64(secret.as_bytes(), STANDARD_B64, upper)),
+        15 => whole(base64(secret.as_bytes(), URL_SAFE_B64, upper)),
+        // Inside a longer base64 text, at any alignment (an HTTP Basic pair of any user).
+        _ => {
+            let before = (variant % 3) as usize;
+            let after = (variant / 3 % 3) as usize;
+            let mut bytes = b"u:x".to_vec()[..before].to_vec();
+            bytes.extend_from_slice(secret.as_bytes());
+            bytes.extend_from_slice(&b"\"}x"[..after]);
+            let alphabet = if how & 1 == 0 {
+                STANDARD_B64
+            } else {
+                URL_SAFE_B64
+            };
+            let text = base64(&bytes, alphabet, true);
+            // The characters holding only the secret's bits.
+            let first = (8 * before).div_ceil(6);
+            let end = 8 * (before + secret.len()) / 6;
+            let shown = text
+                .get(first..end.max(first))
+                .unwrap_or_default()
+                .to_owned();
+            Placement {
+                text,
+                shown,
+                whole: false,
+            }
+        }
+    }
+}
+
+/// Each character `pick` chooses as `%XX` per UTF-8 byte.
+fn percent(s: &str, mut pick: impl FnMut(char) -> bool, upper: bool) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if pick(c) {
+            let mut buf = [0; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&if upper {
+                    format!("%{b:02X}")
+                } else {
+                    format!("%{b:02x}")
+                });
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Every character but ASCII letters and digits as `reference` writes it.
+fn html(s: &str, reference: impl Fn(char) -> String) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_string()
+            } else {
+                reference(c)
+            }
+        })
+        .collect()
+}
+
+fn hex(bytes: &[u8], upper: bool) -> String {
+    bytes
+        .iter()
+        .map(|b| {
+            if upper {
+                format!("{b:02X}")
+            } else {
+                format!("{b:02x}")
+            }
+        })
+        .collect()
+}
+
+const STANDARD_B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const URL_SAFE_B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Base64 in `alphabet`, with `=` padding when `pad`.
+fn base64(bytes: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.len();
+        let v = (chunk[0] as u32) << 16
+            | (*chunk.get(1).unwrap_or(&0) as u32) << 8
+            | *chunk.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= n {
+                out.push(alphabet[(v >> (18 - 6 * i) & 63) as usize] as char);
+            } else if pad {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// `secret` as it appears inside a JSON string (serialized, without its two quotes).
+fn json_escaped(secret: &str) -> String {
+    let quoted = serde_json::to_string(secret).unwrap_or_default();
+    quoted[1..quoted.len() - 1].to_owned()
 }

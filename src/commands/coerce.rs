@@ -110,11 +110,7 @@ fn parse_number(s: &str) -> Option<Value> {
 }
 
 fn clip(s: &str) -> String {
-    if s.chars().count() <= 60 {
-        s.to_owned()
-    } else {
-        format!("{}…", s.chars().take(60).collect::<String>())
-    }
+    crate::secrets::clip(s, 60)
 }
 
 #[cfg(test)]

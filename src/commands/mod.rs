@@ -155,11 +155,9 @@ pub(crate) fn number_value(x: f64) -> Result<Value, String> {
 
 /// A short, quoted rendering of user text for error messages.
 pub(crate) fn quote(s: &str) -> String {
-    const MAX: usize = 60;
-    if s.chars().count() <= MAX {
-        format!("{s:?}")
-    } else {
-        format!("{:?}…", s.chars().take(MAX).collect::<String>())
+    match crate::secrets::clip_head(s, 60) {
+        (head, false) => format!("{head:?}"),
+        (head, true) => format!("{head:?}…"),
     }
 }
 

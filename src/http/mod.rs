@@ -247,13 +247,65 @@ struct Prepared {
     method: Method,
     url: reqwest::Url,
     headers: Vec<(String, String)>,
-    /// Names (lower case) of headers that carry a credential: an API-key header, or any header
-    /// holding one of the connection's sensitive values.
+    /// Names (lower case) of headers that carry a credential: the auth's `Authorization` or
+    /// API-key header, or any header holding one of the connection's sensitive values.
     secret_headers: Vec<String>,
     basic: Option<(String, String)>,
+    /// Where the integration's credentials may go.
+    home: Home,
     body: Body,
     timeout: Duration,
     verify_tls: bool,
+}
+
+/// The origin an integration's credentials stay with (DESIGN §5): its base URL's.
+#[derive(Clone, Debug)]
+enum Home {
+    /// The request's own: its URL is the base URL joined with a path.
+    Request,
+    /// The base URL's, which the request's absolute URL may not share.
+    Base(reqwest::Url),
+    /// None: without a base URL the credentials go nowhere.
+    Nowhere,
+}
+
+impl Home {
+    fn of(base: &str, path: &str) -> Home {
+        if base.trim().is_empty() {
+            Home::Nowhere
+        } else if !is_absolute(path) {
+            Home::Request
+        } else {
+            urls::parse(base.trim()).map_or(Home::Nowhere, Home::Base)
+        }
+    }
+
+    /// The home origin, given the request's first URL.
+    fn origin<'a>(&'a self, first: &'a reqwest::Url) -> Option<&'a reqwest::Url> {
+        match self {
+            Home::Request => Some(first),
+            Home::Base(b) => Some(b),
+            Home::Nowhere => None,
+        }
+    }
+
+    /// Where a request that leaves home is not going, for messages.
+    fn describe(&self, first: &reqwest::Url) -> String {
+        match self.origin(first) {
+            Some(u) => format!(
+                "the origin of the integration's base URL ({})",
+                u.origin().ascii_serialization()
+            ),
+            None => "the integration's base URL (it has none)".into(),
+        }
+    }
+}
+
+/// Same scheme, host and port.
+fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 #[derive(Clone)]
@@ -288,7 +340,7 @@ async fn execute_one(call: &Call<'_>, scopes: &Scopes<'_>) -> (OutputModel, u32)
     let mut retries = 0u32;
     loop {
         let can_retry = retries < policy.attempts;
-        let sent = send::send(call.clients, &prepared).await;
+        let sent = send::send(call.clients, &prepared, call.secrets).await;
         let resp = match sent {
             Ok(r) => r,
             Err(e) => {
@@ -630,11 +682,7 @@ fn error_message(paths: &[crate::model::Sp<String>], raw: &Value) -> Option<Stri
 }
 
 fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
-    } else {
-        format!("{}…", s.chars().take(max).collect::<String>())
-    }
+    crate::secrets::clip(s, max)
 }
 
 fn text_of(v: &TValue, scopes: &Scopes, what: &str) -> Result<String, String> {
@@ -729,10 +777,16 @@ fn drop_nulls(v: Value) -> Value {
     }
 }
 
+/// Whether a request path is a whole URL (used as it is, not joined to the base URL).
+fn is_absolute(path: &str) -> bool {
+    let path = path.trim();
+    path.starts_with("http://") || path.starts_with("https://")
+}
+
 /// `base` + `path`, unless `path` is an absolute URL.
 pub fn join_url(base: &str, path: &str) -> String {
     let path = path.trim();
-    if path.starts_with("http://") || path.starts_with("https://") {
+    if is_absolute(path) {
         return path.to_owned();
     }
     let base = base.trim().trim_end_matches('/');
@@ -817,7 +871,11 @@ fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
     let mut secret_headers = Vec::new();
     match &http.auth {
         None => {}
-        Some(Auth::Bearer(t)) => bearer(&mut headers, text_of(t, scopes, "auth.bearer")?),
+        Some(Auth::Bearer(t)) => bearer(
+            &mut headers,
+            &mut secret_headers,
+            text_of(t, scopes, "auth.bearer")?,
+        ),
         Some(Auth::Basic { username, password }) => {
             basic = Some((
                 text_of(username, scopes, "auth.basic.username")?,
@@ -848,7 +906,11 @@ fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
                     text_of(&pair.1, scopes, "auth.basic.password")?,
                 ))
             }
-            "bearer" => bearer(&mut headers, text_of(token, scopes, "auth.bearer")?),
+            "bearer" => bearer(
+                &mut headers,
+                &mut secret_headers,
+                text_of(token, scopes, "auth.bearer")?,
+            ),
             other => {
                 return Err(format!(
                     "authentication method `{other}` is not one of: none, basic, bearer"
@@ -931,10 +993,21 @@ fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
             secret_headers.push(k.to_ascii_lowercase());
         }
     }
+    let auth_basic = basic.is_some();
     // Credentials written in the URL (`http://user:pass@host/`) become Basic auth, as reqwest
     // makes them, and leave the URL, so no message or trace shows them. Explicit basic auth wins.
     if let Some(from_url) = take_url_credentials(&mut url) {
         basic.get_or_insert(from_url);
+    }
+    let home = Home::of(&base, &path);
+    if !home.origin(&url).is_some_and(|h| same_origin(h, &url)) {
+        let away = Away::new(&home, &url, &url, call.secrets);
+        away.check_body(&body)?;
+        away.strip(&mut headers, &mut secret_headers, &mut basic, auth_basic);
+        strip_secret_query(&mut url, call.secrets);
+        if call.secrets.found_in(url.as_str()) {
+            return Err(away.refusal("its URL"));
+        }
     }
     Ok(Prepared {
         method,
@@ -942,10 +1015,109 @@ fn prepare(call: &Call<'_>, scopes: &Scopes<'_>) -> Result<Prepared, String> {
         headers,
         secret_headers,
         basic,
+        home,
         body,
         timeout: Duration::from_secs_f64(timeout),
         verify_tls,
     })
+}
+
+/// A request that goes to another origin than its integration's: it carries none of the
+/// connection's credentials (DESIGN §5).
+struct Away<'a> {
+    /// The origin it goes to.
+    to: String,
+    /// Where the credentials may go, for messages.
+    home: String,
+    secrets: &'a crate::secrets::Secrets,
+}
+
+impl<'a> Away<'a> {
+    /// A request to `to` that left `home` (whose first request went to `first`).
+    fn new(
+        home: &Home,
+        first: &reqwest::Url,
+        to: &reqwest::Url,
+        secrets: &'a crate::secrets::Secrets,
+    ) -> Self {
+        Away {
+            to: to.origin().ascii_serialization(),
+            home: home.describe(first),
+            secrets,
+        }
+    }
+
+    /// Drops the auth's credentials, and every header and URL credential holding a secret.
+    fn strip(
+        &self,
+        headers: &mut Vec<(String, String)>,
+        secret_headers: &mut Vec<String>,
+        basic: &mut Option<(String, String)>,
+        auth_basic: bool,
+    ) {
+        headers.retain(|(k, v)| {
+            !secret_headers.iter().any(|s| k.eq_ignore_ascii_case(s)) && !self.secrets.found_in(v)
+        });
+        secret_headers.clear();
+        let holds_secret =
+            |(u, pw): &(String, String)| self.secrets.found_in(u) || self.secrets.found_in(pw);
+        if auth_basic || basic.as_ref().is_some_and(holds_secret) {
+            *basic = None;
+        }
+    }
+
+    /// A body holding a secret is not sent to another origin: the request fails instead.
+    fn check_body(&self, body: &Body) -> Result<(), String> {
+        if body_holds(body, self.secrets) {
+            return Err(self.refusal("its body"));
+        }
+        Ok(())
+    }
+
+    fn refusal(&self, what: &str) -> String {
+        format!(
+            "the request to {} is not sent: {what} holds a credential of the connection, which goes only to {}",
+            self.to, self.home
+        )
+    }
+}
+
+/// Whether a request body holds one of the secrets.
+fn body_holds(body: &Body, secrets: &crate::secrets::Secrets) -> bool {
+    if secrets.is_empty() {
+        return false;
+    }
+    match body {
+        Body::None => false,
+        Body::Json(v) => secrets.found_in(&v.to_string()),
+        Body::Form(pairs) => pairs
+            .iter()
+            .any(|(k, v)| secrets.found_in(k) || secrets.found_in(v)),
+        Body::Multipart(parts) => parts.iter().any(|p| match p {
+            Part::Text(k, v) => secrets.found_in(k) || secrets.found_in(v),
+            Part::File { bytes, .. } => secrets.found_in(&String::from_utf8_lossy(bytes)),
+        }),
+    }
+}
+
+/// Removes the query parameters whose name or value holds one of the secrets.
+fn strip_secret_query(url: &mut reqwest::Url, secrets: &crate::secrets::Secrets) {
+    let holds = |(k, v): &(std::borrow::Cow<str>, std::borrow::Cow<str>)| {
+        secrets.found_in(k) || secrets.found_in(v)
+    };
+    if !url.query_pairs().any(|p| holds(&p)) {
+        return;
+    }
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|p| !holds(p))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
 }
 
 /// The user name and password of `url`, percent-decoded, removed from it.
@@ -964,9 +1136,10 @@ fn take_url_credentials(url: &mut reqwest::Url) -> Option<(String, String)> {
     Some(credentials)
 }
 
-fn bearer(headers: &mut Vec<(String, String)>, token: String) {
+fn bearer(headers: &mut Vec<(String, String)>, secret_headers: &mut Vec<String>, token: String) {
     if !token.trim().is_empty() {
         headers.push(("Authorization".into(), format!("Bearer {}", token.trim())));
+        secret_headers.push("authorization".into());
     }
 }
 

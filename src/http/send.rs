@@ -11,11 +11,13 @@
 //! The rules are reqwest's own (`redirect::Policy::limited(10)`): at most 10 redirects;
 //! 301/302 turn a POST into a GET, 303 turns anything but HEAD into a GET; 307/308 repeat the
 //! request as it was; credentials (and headers carrying the connection's secrets) are dropped
-//! when the host, port or scheme changes; a
+//! when the host, port or scheme changes, and whenever the hop leaves the origin of the
+//! integration's base URL, where a body holding a secret is not re-sent (the call fails); a
 //! `Referer` is sent unless going from https to http, and to another origin it names only the
 //! origin (reqwest sends the whole URL). The timeout covers the whole chain.
 
-use super::{Body, Part, Prepared};
+use super::{Away, Body, Part, Prepared};
+use crate::secrets::Secrets;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body as _, Bytes, Incoming};
 use reqwest::header::{
@@ -234,8 +236,13 @@ impl Response {
     }
 }
 
-/// Sends `p`, following redirects; the response is the last hop's.
-pub async fn send(clients: &Clients, p: &Prepared) -> Result<Response, SendError> {
+/// Sends `p`, following redirects; the response is the last hop's. `secrets` are the
+/// connection's: a hop away from the integration's origin carries none of them.
+pub async fn send(
+    clients: &Clients,
+    p: &Prepared,
+    secrets: &Secrets,
+) -> Result<Response, SendError> {
     let deadline = Instant::now() + p.timeout;
     // The request as first prepared, until a redirect changes it.
     let mut changed: Option<Prepared> = None;
@@ -310,12 +317,19 @@ pub async fn send(clients: &Clients, p: &Prepared) -> Result<Response, SendError
             return Err(SendError::TooManyRedirects);
         }
         redirects += 1;
-        changed = Some(redirected(cur, status, next));
+        changed = Some(redirected(cur, status, next, p, secrets)?);
     }
 }
 
-/// The request to send after `status` pointed from `cur` to `next`.
-fn redirected(cur: &Prepared, status: StatusCode, next: Url) -> Prepared {
+/// The request to send after `status` pointed from `cur` to `next` (`first`: the request as
+/// first sent).
+fn redirected(
+    cur: &Prepared,
+    status: StatusCode,
+    next: Url,
+    first: &Prepared,
+    secrets: &Secrets,
+) -> Result<Prepared, SendError> {
     let mut n = cur.clone();
     let to_get = match status {
         StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND => n.method == Method::POST,
@@ -339,9 +353,14 @@ fn redirected(cur: &Prepared, status: StatusCode, next: Url) -> Prepared {
             )
         });
     }
-    let cross_origin = next.host_str() != cur.url.host_str()
-        || next.port_or_known_default() != cur.url.port_or_known_default()
-        || next.scheme() != cur.url.scheme();
+    let cross_origin = !super::same_origin(&next, &cur.url);
+    let home = first.home.origin(&first.url);
+    if !home.is_some_and(|h| super::same_origin(h, &next)) {
+        // Credentials stay with the integration's origin (DESIGN §5).
+        let away = Away::new(&first.home, &first.url, &next, secrets);
+        away.check_body(&n.body).map_err(SendError::BadRedirect)?;
+        away.strip(&mut n.headers, &mut n.secret_headers, &mut n.basic, true);
+    }
     if cross_origin {
         // reqwest's list, and the headers that carry this connection's credentials (an API
         // key in `X-Api-Key` must not follow a redirect to another host).
@@ -377,7 +396,7 @@ fn redirected(cur: &Prepared, status: StatusCode, next: Url) -> Prepared {
         }
     }
     n.url = next;
-    n
+    Ok(n)
 }
 
 async fn send_direct(
@@ -533,6 +552,7 @@ mod tests {
                 .collect(),
             secret_headers: Vec::new(),
             basic: None,
+            home: super::super::Home::Request,
             body,
             timeout: Duration::from_secs(5),
             verify_tls: true,
@@ -555,7 +575,7 @@ mod tests {
             &[],
             Body::None,
         );
-        match send(&Clients::default(), &p).await {
+        match send(&Clients::default(), &p, &Secrets::default()).await {
             Err(SendError::Failed { hop, connect, .. }) => {
                 assert_eq!(hop.as_deref(), Some("localhost"));
                 assert!(connect);
@@ -566,7 +586,7 @@ mod tests {
         // The first hop failing has no other host to name.
         let p = prepared("http://127.0.0.1:9/x", Method::GET, &[], Body::None);
         assert!(matches!(
-            send(&Clients::default(), &p).await,
+            send(&Clients::default(), &p, &Secrets::default()).await,
             Err(SendError::Failed { hop: None, .. })
         ));
     }
@@ -694,10 +714,13 @@ mod tests {
         );
         p.timeout = Duration::from_millis(200);
         let started = Instant::now();
-        assert!(matches!(send(&clients, &p).await, Err(SendError::TimedOut)));
+        assert!(matches!(
+            send(&clients, &p, &Secrets::default()).await,
+            Err(SendError::TimedOut)
+        ));
         assert!(started.elapsed() < Duration::from_secs(2));
         let p = prepared("http://127.0.0.1:9/x", Method::GET, &[], Body::None);
-        match send(&clients, &p).await {
+        match send(&clients, &p, &Secrets::default()).await {
             Err(SendError::Failed { connect, cause, .. }) => {
                 assert!(connect, "{cause}");
                 assert!(!cause.is_empty());

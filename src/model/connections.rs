@@ -11,6 +11,17 @@ use std::sync::Arc;
 pub struct ConnectionsFile {
     pub file: Arc<SourceFile>,
     pub connections: IndexMap<String, Connection>,
+    /// Every value written in the file but `kind` and the connections' `integration`, so
+    /// that source snippets can leave out those that may be secrets.
+    pub written: Vec<WrittenValue>,
+}
+
+/// Where a value is written in a connections file.
+#[derive(Debug, Clone)]
+pub struct WrittenValue {
+    pub span: Span,
+    /// The connection and parameter it gives, when it is a parameter's value.
+    pub param: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ mod playbook;
 mod testfile;
 mod value;
 
-pub use connections::{Connection, ConnectionsFile};
+pub use connections::{Connection, ConnectionsFile, WrittenValue};
 pub use integration::{
     Auth, CommandImpl, ConnParam, HttpDefaults, HttpRequest, IntegrationCommand, IntegrationFile,
     RequestBody, RetryPolicy,

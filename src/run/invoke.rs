@@ -306,12 +306,7 @@ fn checked(p: &crate::commands::ParamSpec, v: Value) -> Result<Value, String> {
 }
 
 fn clip(v: &Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 80 {
-        format!("{}…", s.chars().take(80).collect::<String>())
-    } else {
-        s
-    }
+    crate::secrets::clip(&v.to_string(), 80)
 }
 
 /// Runs one call of a command (no task-level retries); the caller has consulted the mocks.
