@@ -14,6 +14,7 @@ pub mod load;
 pub mod model;
 pub mod output;
 pub mod plan;
+pub mod python;
 pub mod report;
 pub mod run;
 pub mod schema;
