@@ -65,8 +65,10 @@ pub trait Host: Send + Sync {
     fn utility<'a>(&'a self, call: UtilityCall) -> HostFuture<'a, Result<Value, String>>;
     /// Runs a command of the script's own integration; `Ok` is its output model (failed or not),
     /// `Err` a message raised in the script as `APIError` (no such command, bad arguments).
-    fn integration<'a>(&'a self, call: IntegrationCall)
-        -> HostFuture<'a, Result<OutputModel, String>>;
+    fn integration<'a>(
+        &'a self,
+        call: IntegrationCall,
+    ) -> HostFuture<'a, Result<OutputModel, String>>;
     /// Sends a request through the integration's `http:` block (base URL, auth, retries,
     /// masking, trace).
     fn send_request<'a>(&'a self, request: HttpRequest) -> HostFuture<'a, HttpReply>;

@@ -26,11 +26,11 @@ mod validate;
 mod worker;
 
 pub use config::{Isolation, PythonConfig, PythonLimits};
+pub use host::Host;
 pub use host::{
     escape_controls, positional_args, HostFuture, HttpReply, HttpRequest, IntegrationCall,
     UtilityCall,
 };
-pub use host::Host;
 pub use interpreter::Interpreter;
 pub use outcome::PythonOutcome;
 pub use validate::{validate_scripts, PyDiagnostic, ScriptCheck, Validation};
@@ -124,6 +124,9 @@ pub struct PythonCall<'a> {
     /// Masked in logs and error messages (tracebacks included).
     pub secrets: &'a Secrets,
     pub host: &'a dyn Host,
+    /// A call the host makes while serving a `D3.Integration` call-back: it takes no pool slot
+    /// (its caller holds one and waits for it), so nesting cannot exhaust the pool and hang.
+    pub nested: bool,
 }
 
 /// Why a call produced no output model of the script's own.
@@ -144,6 +147,9 @@ pub enum PythonError {
     /// The task's timeout passed.
     #[error("the Python command timed out after {seconds} s; its process was killed")]
     Timeout { seconds: f64 },
+    /// The task's timeout passed while every worker was busy.
+    #[error("the Python command timed out after {seconds} s waiting for a free Python worker ({workers} of {workers} busy)")]
+    Busy { seconds: f64, workers: usize },
     /// A `python-*` limit was passed and the process killed.
     #[error("{0}")]
     Limit(String),

@@ -201,18 +201,24 @@ mod tests {
 
     #[test]
     fn errors_decide_failure_and_return_data_partial_success() {
-        let o = shaped(json!({"kind": "model", "returnData": "Failed", "errors": [], "failed": false}));
+        let o =
+            shaped(json!({"kind": "model", "returnData": "Failed", "errors": [], "failed": false}));
         assert_eq!(o.output.status, Status::Successful);
         assert_eq!(o.output.error, None);
-        let o = shaped(json!({"kind": "model", "returnData": "Partially Successful", "failed": false}));
+        let o =
+            shaped(json!({"kind": "model", "returnData": "Partially Successful", "failed": false}));
         assert_eq!(o.output.status, Status::PartiallySuccessful);
-        let o = shaped(json!({"kind": "model", "returnData": "Successful", "errors": ["a", {"b": 1}], "failed": true}));
+        let o = shaped(
+            json!({"kind": "model", "returnData": "Successful", "errors": ["a", {"b": 1}], "failed": true}),
+        );
         assert_eq!(o.output.status, Status::Failed);
         assert_eq!(
             o.output.error.unwrap().render(),
             r#"Fetch Event failed. Message: ["a",{"b":1}]"#
         );
-        let o = shaped(json!({"kind": "model", "errors": "Status Code: 404. Message: not found", "failed": true}));
+        let o = shaped(
+            json!({"kind": "model", "errors": "Status Code: 404. Message: not found", "failed": true}),
+        );
         assert_eq!(
             o.output.error.unwrap().render(),
             "Fetch Event failed. Status Code: 404. Message: not found"
@@ -224,9 +230,12 @@ mod tests {
         let o = shaped(json!({"kind": "model", "passdown": {}, "failed": false}));
         assert_eq!(o.output.passdown, Value::Null);
         assert_eq!(o.retry, None);
-        let o = shaped(json!({"kind": "model", "returnData": {"__ACTION__": "__RETRY__", "__DELAY__": [10, "x", -3, 2.5]}, "failed": false}));
+        let o = shaped(
+            json!({"kind": "model", "returnData": {"__ACTION__": "__RETRY__", "__DELAY__": [10, "x", -3, 2.5]}, "failed": false}),
+        );
         assert_eq!(o.retry, Some(vec![10.0, 0.0, 0.0, 2.5]));
-        let o = shaped(json!({"kind": "value", "value": {"__ACTION__": "__RETRY__", "__DELAY__": 7}}));
+        let o =
+            shaped(json!({"kind": "value", "value": {"__ACTION__": "__RETRY__", "__DELAY__": 7}}));
         assert_eq!(o.retry, Some(vec![7.0]));
         assert_eq!(o.output.status, Status::Successful);
         // An output model passed through from a call-back never asks for a retry.
@@ -240,9 +249,11 @@ mod tests {
     fn failures_are_masked_and_named() {
         let mut secrets = Secrets::default();
         secrets.add("hunter2-secret");
-        let e = done(json!({"kind": "failure", "cause": "script", "message": "ValueError: hunter2-secret"}))
-            .into_outcome("X", &secrets, &PythonLimits::default())
-            .unwrap_err();
+        let e = done(
+            json!({"kind": "failure", "cause": "script", "message": "ValueError: hunter2-secret"}),
+        )
+        .into_outcome("X", &secrets, &PythonLimits::default())
+        .unwrap_err();
         assert_eq!(e, PythonError::Script("ValueError: *****".into()));
         let e = done(json!({"kind": "failure", "cause": "memory", "message": "Traceback"}))
             .into_outcome("X", &secrets, &PythonLimits::default())

@@ -43,7 +43,7 @@ struct State {
 
 /// What a checkout does, decided under the lock.
 enum Step {
-    Take(Worker),
+    Take(Box<Worker>),
     Start,
     Wait,
 }
@@ -60,10 +60,7 @@ impl Pool {
             // Without a per-call CPU watchdog, RLIMIT_CPU is per call only if a worker serves one.
             config.max_calls_per_worker = 1;
         }
-        let root = config
-            .temp_root
-            .clone()
-            .unwrap_or_else(std::env::temp_dir);
+        let root = config.temp_root.clone().unwrap_or_else(std::env::temp_dir);
         Ok(Arc::new(Pool {
             permits: Arc::new(Semaphore::new(config.pool_size)),
             program: format!("{}\n_main()\n", super::WORKER_PY),
@@ -175,22 +172,28 @@ impl Pool {
 
     /// A worker for `script`: one that ran it, else an unused one, else a new one (retiring an
     /// idle worker of another script when the pool is full).
-    async fn checkout(self: &Arc<Self>, script: &str) -> Result<Lease, PythonError> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| PythonError::Start("the Python pool is closed".into()))?;
+    async fn checkout(self: &Arc<Self>, script: &str, nested: bool) -> Result<Lease, PythonError> {
+        let permit = if nested {
+            None
+        } else {
+            Some(
+                self.permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| PythonError::Start("the Python pool is closed".into()))?,
+            )
+        };
         loop {
             let notified = self.idle.notified();
-            let step = self.next_step(script);
+            let step = self.next_step(script, nested);
             match step {
                 Step::Take(w) => {
+                    let mut w = *w;
                     if w.affinity.is_none() {
                         self.replenish();
                     }
-                    if self.worn_out(&w) {
+                    if w.has_exited() || self.worn_out(&w) {
                         self.lost(w);
                         continue;
                     }
@@ -218,7 +221,7 @@ impl Pool {
         }
     }
 
-    fn next_step(&self, script: &str) -> Step {
+    fn next_step(&self, script: &str, nested: bool) -> Step {
         let mut st = self.state();
         let share = self.config.share_workers_between_scripts;
         let pick = st
@@ -228,9 +231,9 @@ impl Pool {
             .or_else(|| st.idle.iter().rposition(|w| w.affinity.is_none()))
             .or_else(|| share.then(|| st.idle.len().checked_sub(1)).flatten());
         if let Some(i) = pick {
-            return Step::Take(st.idle.swap_remove(i));
+            return Step::Take(Box::new(st.idle.swap_remove(i)));
         }
-        if st.live + st.starting < self.config.pool_size {
+        if nested || st.live + st.starting < self.config.pool_size {
             st.starting += 1;
             return Step::Start;
         }
@@ -262,7 +265,14 @@ impl Pool {
     }
 
     fn give_back(self: &Arc<Self>, w: Worker) {
-        self.state().idle.push(w);
+        let mut st = self.state();
+        if st.live > self.config.pool_size {
+            // A nested call's extra worker: the pool shrinks back to its size.
+            drop(st);
+            return self.lost(w);
+        }
+        st.idle.push(w);
+        drop(st);
         self.idle.notify_one();
     }
 
@@ -272,7 +282,19 @@ impl Pool {
         call: PythonCall<'_>,
     ) -> Result<PythonOutcome, PythonError> {
         let message = call_message(&call)?;
-        let mut lease = self.checkout(call.script.hash()).await?;
+        // The task's timeout counts from here: waiting for a free worker is part of the call.
+        let deadline = call.timeout.map(|t| tokio::time::Instant::now() + t);
+        let checkout = self.checkout(call.script.hash(), call.nested);
+        let mut lease =
+            match deadline {
+                Some(d) => tokio::time::timeout_at(d, checkout).await.map_err(|_| {
+                    PythonError::Busy {
+                        seconds: call.timeout.map_or(0.0, |t| t.as_secs_f64()),
+                        workers: self.config.pool_size,
+                    }
+                })??,
+                None => checkout.await?,
+            };
         let ctx = CallContext {
             script: call.script,
             host: call.host,
@@ -288,8 +310,8 @@ impl Pool {
             w.affinity = Some(call.script.hash().to_owned());
             let conversation = w.converse(&message, &ctx);
             let timeout = async {
-                match call.timeout {
-                    Some(t) => tokio::time::sleep(t).await,
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
                     None => std::future::pending().await,
                 }
             };
@@ -305,7 +327,8 @@ impl Pool {
             Ok(done) => {
                 let retire = done.retire;
                 let r = done.into_outcome(call.display, call.secrets, &limits);
-                let keep = !retire && !matches!(r, Err(PythonError::Protocol(_) | PythonError::Limit(_)));
+                let keep =
+                    !retire && !matches!(r, Err(PythonError::Protocol(_) | PythonError::Limit(_)));
                 lease.finish(keep);
                 r
             }
@@ -386,7 +409,7 @@ async fn cpu_watch(pid: u32, start: Option<f64>, limit: f64) {
 struct Lease {
     pool: Arc<Pool>,
     worker: Option<Worker>,
-    _permit: OwnedSemaphorePermit,
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Lease {
@@ -498,7 +521,11 @@ mod tests {
     #[test]
     fn datetimes_go_as_naive_utc_and_others_as_they_are() {
         assert_eq!(
-            python_value(&arg(ParamType::Datetime, json!("2026-01-02T03:04:05+02:00"))).unwrap(),
+            python_value(&arg(
+                ParamType::Datetime,
+                json!("2026-01-02T03:04:05+02:00")
+            ))
+            .unwrap(),
             json!("2026-01-02T01:04:05.000000")
         );
         assert_eq!(

@@ -86,7 +86,9 @@ impl Plan {
                 ll.abi
             ));
             if ll.abi >= 6 {
-                out.push("signals and abstract unix sockets: only within the worker (Landlock)".into());
+                out.push(
+                    "signals and abstract unix sockets: only within the worker (Landlock)".into(),
+                );
             }
         }
         if self.isolation == Isolation::Strict {
@@ -119,6 +121,31 @@ impl Plan {
         } else {
             self.limits.cpu_seconds
         }
+    }
+}
+
+/// The validator's limits: it only parses, but a hostile source must not take the machine
+/// (address space and CPU as a worker's, no core dump, killed with codeless).
+pub(super) fn limit_checker(cmd: &mut std::process::Command, limits: &PythonLimits) {
+    use std::os::unix::process::CommandExt;
+    let memory = limits.memory as libc::rlim_t;
+    let cpu = limits.cpu_seconds as libc::rlim_t;
+    // SAFETY: system calls only, on values copied into the closure.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = |soft: libc::rlim_t, hard: libc::rlim_t| libc::rlimit {
+                rlim_cur: soft,
+                rlim_max: hard,
+            };
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0))?;
+            check(libc::setrlimit(libc::RLIMIT_AS, &limit(memory, memory)))?;
+            check(libc::setrlimit(
+                libc::RLIMIT_CPU,
+                &limit(cpu, cpu.saturating_add(1)),
+            ))?;
+            check(libc::setrlimit(libc::RLIMIT_CORE, &limit(0, 0)))
+        });
     }
 }
 
@@ -221,8 +248,14 @@ impl Sandbox {
                 rlim_cur: soft,
                 rlim_max: hard,
             };
-            check(libc::setrlimit(libc::RLIMIT_AS, &limit(self.memory, self.memory)))?;
-            check(libc::setrlimit(libc::RLIMIT_FSIZE, &limit(self.memory, self.memory)))?;
+            check(libc::setrlimit(
+                libc::RLIMIT_AS,
+                &limit(self.memory, self.memory),
+            ))?;
+            check(libc::setrlimit(
+                libc::RLIMIT_FSIZE,
+                &limit(self.memory, self.memory),
+            ))?;
             check(libc::setrlimit(
                 libc::RLIMIT_CPU,
                 &limit(self.cpu, self.cpu.saturating_add(1)),
@@ -467,7 +500,10 @@ mod landlock {
 mod seccomp {
     //! The filter refusing new processes, for x86_64 and aarch64 Linux.
 
-    #[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
     pub(super) fn filter() -> Option<Vec<libc::sock_filter>> {
         const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
         const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
@@ -523,7 +559,10 @@ mod seccomp {
         Some(f)
     }
 
-    #[cfg(not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))))]
+    #[cfg(not(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )))]
     pub(super) fn filter() -> Option<Vec<libc::sock_filter>> {
         None
     }

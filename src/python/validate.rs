@@ -103,16 +103,16 @@ fn run_checker(
     request: &serde_json::Value,
 ) -> Result<Vec<u8>, PythonError> {
     let fail = |e: std::io::Error| PythonError::Validation(format!("{}: {e}", python.named));
-    let mut child = Command::new(&python.program)
-        .args(["-I", "-S", "-c", program])
+    let mut cmd = Command::new(&python.program);
+    cmd.args(["-I", "-S", "-c", program])
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("LANG", "C.UTF-8")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(fail)?;
+        .stderr(Stdio::piped());
+    super::sandbox::limit_checker(&mut cmd, &super::PythonLimits::default());
+    let mut child = cmd.spawn().map_err(fail)?;
     let input = serde_json::to_vec(request).map_err(|e| PythonError::Validation(e.to_string()))?;
     let writer = child.stdin.take().map(|mut stdin| {
         std::thread::spawn(move || {

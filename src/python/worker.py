@@ -331,8 +331,6 @@ class _LazyModule:
             ) from None
 
     def __getattr__(self, attr):
-        if attr.startswith("__"):
-            raise AttributeError(attr)
         mod = self._load()
         _PRELUDE[self._name] = mod
         return getattr(mod, attr)
@@ -552,7 +550,7 @@ class Worker:
         self.preloaded = True
         for name in ("requests",):
             try:
-                __import__(name)
+                _PRELUDE[name] = __import__(name)
             except Exception:
                 pass
 

@@ -183,6 +183,18 @@ impl Worker {
         self.pid
     }
 
+    /// Whether the process has already ended (killed while idle, say); it is reaped then.
+    pub(super) fn has_exited(&mut self) -> bool {
+        let exited = self
+            .child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+        if exited {
+            self.signallable = false;
+        }
+        exited
+    }
+
     /// CPU seconds the process has used (user and system, all threads); Linux only.
     pub(super) fn cpu_seconds(&self) -> Option<f64> {
         cpu_seconds(self.pid)
@@ -244,9 +256,7 @@ impl Worker {
                                 named,
                             })
                             .await
-                            .and_then(|out| {
-                                serde_json::to_value(out).map_err(|e| e.to_string())
-                            }),
+                            .and_then(|out| serde_json::to_value(out).map_err(|e| e.to_string())),
                         Err(e) => Err(e),
                     };
                     self.reply(id, r).await?;
