@@ -23,7 +23,7 @@ use std::sync::Arc;
 pub(super) struct Plan {
     isolation: Isolation,
     limits: PythonLimits,
-    seccomp: Option<Arc<Vec<libc::sock_filter>>>,
+    seccomp: Option<Arc<seccomp::Filter>>,
     landlock: Option<Landlock>,
     netns: bool,
     /// Whether the host's watchdog measures each call's CPU time (Linux /proc); else a worker
@@ -219,7 +219,7 @@ pub(super) struct Sandbox {
     memory: libc::rlim_t,
     /// RLIMIT_CPU (soft; the hard limit, one second more, kills).
     cpu: libc::rlim_t,
-    seccomp: Option<Arc<Vec<libc::sock_filter>>>,
+    seccomp: Option<Arc<seccomp::Filter>>,
     landlock: Option<landlock::Rules>,
     netns: bool,
 }
@@ -500,11 +500,17 @@ mod landlock {
 mod seccomp {
     //! The filter refusing new processes, for x86_64 and aarch64 Linux.
 
+    #[cfg(target_os = "linux")]
+    pub(super) type Filter = Vec<libc::sock_filter>;
+    /// No seccomp here: never built.
+    #[cfg(not(target_os = "linux"))]
+    pub(super) type Filter = Vec<()>;
+
     #[cfg(all(
         target_os = "linux",
         any(target_arch = "x86_64", target_arch = "aarch64")
     ))]
-    pub(super) fn filter() -> Option<Vec<libc::sock_filter>> {
+    pub(super) fn filter() -> Option<Filter> {
         const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
         const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
         const JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
@@ -563,13 +569,13 @@ mod seccomp {
         target_os = "linux",
         any(target_arch = "x86_64", target_arch = "aarch64")
     )))]
-    pub(super) fn filter() -> Option<Vec<libc::sock_filter>> {
+    pub(super) fn filter() -> Option<Filter> {
         None
     }
 
     /// In the child: installs the filter (with no_new_privs, as an unprivileged process must).
     #[cfg(target_os = "linux")]
-    pub(super) unsafe fn install(filter: &[libc::sock_filter]) -> std::io::Result<()> {
+    pub(super) unsafe fn install(filter: &Filter) -> std::io::Result<()> {
         let prog = libc::sock_fprog {
             len: filter.len() as u16,
             filter: filter.as_ptr() as *mut libc::sock_filter,
@@ -587,7 +593,7 @@ mod seccomp {
     }
 
     #[cfg(not(target_os = "linux"))]
-    pub(super) unsafe fn install(_: &[libc::sock_filter]) -> std::io::Result<()> {
+    pub(super) unsafe fn install(_: &Filter) -> std::io::Result<()> {
         Ok(())
     }
 }
