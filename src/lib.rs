@@ -15,6 +15,7 @@ pub mod load;
 pub mod model;
 pub mod output;
 pub mod plan;
+pub mod python;
 pub mod redact;
 pub mod report;
 pub mod run;

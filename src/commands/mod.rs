@@ -22,6 +22,8 @@ use std::sync::Arc;
 
 pub use args::Args;
 pub use spec::{CommandSpec, Feature, KeyFieldSpec, Lifecycle, ParamSpec, ParamType};
+/// Date/time text in any form the date/time utilities accept (Python inputs are parsed with it).
+pub(crate) use time::parse_any as parse_datetime;
 
 use crate::files::FileStore;
 
