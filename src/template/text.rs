@@ -19,12 +19,37 @@ handlebars_helper!(split_helper: |s: str, sep: str| {
 handlebars_helper!(first_helper: |v: Json| v.as_array().and_then(|a| a.first()).cloned().unwrap_or(Value::Null));
 handlebars_helper!(last_helper: |v: Json| v.as_array().and_then(|a| a.last()).cloned().unwrap_or(Value::Null));
 handlebars_helper!(contains_key_helper: |v: Json, k: str| v.as_object().is_some_and(|o| o.contains_key(k)));
-handlebars_helper!(jsonpath_helper: |v: Json, p: str| {
-    match crate::jsonpath::parse(p) {
-        Ok(q) => Value::Array(q.query(v).all().into_iter().cloned().collect()),
-        Err(_) => Value::Null,
+
+thread_local! {
+    /// The budget of the render in progress on this thread (renders are synchronous), for the
+    /// `jsonpath` helper, which Handlebars calls with no context of ours.
+    static QUERY_BUDGET: std::cell::Cell<crate::jsonpath::Budget> =
+        std::cell::Cell::new(crate::jsonpath::Budget::default());
+}
+
+/// `{{jsonpath VALUE PATH}}`: the values PATH selects (null for a path that does not parse); a
+/// query over the run's limits fails the render.
+struct JsonPathHelper;
+
+impl handlebars::HelperDef for JsonPathHelper {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &handlebars::Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc handlebars::Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<handlebars::ScopedJson<'rc>, handlebars::RenderError> {
+        let value = h.param(0).map(|p| p.value()).unwrap_or(&Value::Null);
+        let path = h.param(1).and_then(|p| p.value().as_str()).unwrap_or("");
+        let Ok(q) = crate::jsonpath::parse(path) else {
+            return Ok(Value::Null.into());
+        };
+        match q.values(value, QUERY_BUDGET.with(|b| b.get())) {
+            Ok(found) => Ok(Value::Array(found).into()),
+            Err(e) => Err(handlebars::RenderErrorReason::Other(format!("jsonpath: {e}")).into()),
+        }
     }
-});
+}
 
 /// Handlebars' own helpers (`Handlebars::new` registers them).
 const BUILTIN_HELPERS: &[&str] = &[
@@ -44,7 +69,7 @@ const OUR_HELPERS: &[(&str, MakeHelper)] = &[
     ("first", || Box::new(first_helper)),
     ("last", || Box::new(last_helper)),
     ("contains_key", || Box::new(contains_key_helper)),
-    ("jsonpath", || Box::new(jsonpath_helper)),
+    ("jsonpath", || Box::new(JsonPathHelper)),
 ];
 
 /// Whether a template may call `name` as a helper (Handlebars' own or ours).
@@ -305,10 +330,12 @@ pub fn render_template_as_written(
     })?;
     let mut out = handlebars::StringOutput::new();
     let mut rc = RenderContext::new(None);
+    let before = QUERY_BUDGET.with(|b| b.replace(ctx.query_budget()));
     let rendered = template
         .render(registry(html), &data, &mut rc, &mut out)
         .and_then(|()| out.into_string().map_err(handlebars::RenderError::from))
         .map_err(|e| format!("template error: {}", e.reason()));
+    QUERY_BUDGET.with(|b| b.set(before));
     rendered
 }
 
