@@ -110,6 +110,7 @@ enum Select {
 pub fn parse(path: &str) -> Result<Query, String> {
     check_nesting(path)?;
     check_unicode_escapes(path)?;
+    check_filter_descendants(path)?;
     let text = path.trim();
     let whole = JsonPath::parse(text).map_err(|e| e.to_string())?;
     Ok(Query {
@@ -140,6 +141,53 @@ fn check_nesting(path: &str) -> Result<(), String> {
                 "it nests brackets too deeply (at most {MAX_BRACKETS} levels of [ ] and {MAX_NESTING} of [ ] and ( ) together)"
             ));
         }
+    }
+    Ok(())
+}
+
+/// A filter's own queries are evaluated by serde_json_path whole, for every node the filter
+/// tests, so the step-by-step bound cannot reach into them: `[?@..a..a..a..a..a]` over a chain
+/// of 120 `a`s would build 200 million nodes per test. A filter may therefore use `..` once
+/// (each one more multiplies what it selects by the document's depth); a filter nested in it
+/// has its own one.
+fn check_filter_descendants(path: &str) -> Result<(), String> {
+    // One entry per open `[`: whether it is a filter, and the `..` met at its own level.
+    let mut frames: Vec<(bool, usize)> = Vec::new();
+    let (mut quote, mut escaped, mut prev) = (None::<char>, false, ' ');
+    let mut chars = path.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '[' => {
+                    while chars.next_if(|c| c.is_whitespace()).is_some() {}
+                    frames.push((chars.peek() == Some(&'?'), 0));
+                }
+                ']' => {
+                    frames.pop();
+                }
+                '.' if prev == '.' => {
+                    if let Some((true, dots)) = frames.last_mut() {
+                        *dots += 1;
+                        if *dots > 1 {
+                            return Err(
+                                "a filter may use `..` only once (each more `..` multiplies what it selects)"
+                                    .into(),
+                            );
+                        }
+                    }
+                    // `...` is not two descendants.
+                    prev = ' ';
+                    continue;
+                }
+                _ => {}
+            },
+        }
+        prev = c;
     }
     Ok(())
 }
@@ -252,12 +300,12 @@ fn segments(rest: &str) -> Option<Vec<(usize, &str)>> {
                 }
                 depth = 1;
             }
-            '.' => {
-                if start.map(|s| &rest[s..i]) != Some(".") {
-                    close(rest, &mut out, start, i);
-                    start = Some(i);
-                }
+            // `..` is one segment's start; any other `.` starts one.
+            '.' if start.map(|s| &rest[s..i]) != Some(".") => {
+                close(rest, &mut out, start, i);
+                start = Some(i);
             }
+            '.' => {}
             c if c.is_whitespace() => {}
             _ if start.is_none() => return None,
             _ => {}
@@ -427,7 +475,7 @@ impl Step {
                 }
             }
             mine.clear();
-            if !self.from_node(node, &mut mine, max - out.len()) {
+            if !self.select_below(node, &mut mine, max - out.len()) {
                 return Err(Exceeded::Values(max));
             }
             out.extend_from_slice(&mine);
@@ -438,8 +486,9 @@ impl Step {
         Ok(out)
     }
 
-    /// The selection from one node into `out`; false as soon as it passes `room` values.
-    fn from_node<'a>(&self, node: &'a Value, out: &mut Vec<&'a Value>, room: usize) -> bool {
+    /// What the step selects from `node` (and, for `..`, from every node below it) into `out`;
+    /// false as soon as that passes `room` values.
+    fn select_below<'a>(&self, node: &'a Value, out: &mut Vec<&'a Value>, room: usize) -> bool {
         if !self.descendant {
             self.select.pick(node, out);
             return out.len() <= room;
@@ -527,6 +576,32 @@ mod tests {
         assert!(parse(&filters).is_err());
         assert!(parse("$.data[*].id").is_ok());
         assert!(parse("$.data[?@.s > 5 && (@.t == 'x')]").is_ok());
+    }
+
+    #[test]
+    fn a_filter_may_descend_once() {
+        for ok in [
+            "$..a..b",
+            "$..[?@..a]",
+            "$..[?@..[?@..x]]",
+            "$[?@.a == '..']",
+            "$..a[?@.b]..c",
+            "$[?@..a][?@..b]",
+        ] {
+            assert!(parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "$[?@..a..a]",
+            "$[?@..a && @..b]",
+            "$..[?count(@..*) > 1 && @..x]",
+            "$[?@..x[?@..a]..b]",
+        ] {
+            assert_eq!(
+                parse(bad).unwrap_err(),
+                "a filter may use `..` only once (each more `..` multiplies what it selects)",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

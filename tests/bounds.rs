@@ -245,6 +245,34 @@ fn a_descendant_chain_over_a_small_incident_fails_its_task_not_the_process() {
     assert_eq!(r.doc()["tasks"]["leaves"]["returnData"], 273_819);
 }
 
+/// A filter's own query is evaluated whole for every node it tests, out of the step-by-step
+/// bound's reach: `[?@..a..a..a..a..a]` over the chain built 200 million nodes. A filter may
+/// descend once; the path comes from data here, so the command fails (validation reports such
+/// a path written in a playbook).
+#[test]
+fn a_filter_that_chains_descendants_is_refused() {
+    let mut chain = json!(1);
+    for _ in 0..120 {
+        chain = json!({ "a": chain });
+    }
+    let incident = json!({ "q": "$[?@..a..a..a..a..a]", "a": chain });
+    let pb = "kind: playbook\nname: Filter\ntasks:\n  q: { command: jsonPathQuery, input: { input: <<incident>>, path: <<incident.q>> }, on_error: continue }\n";
+    let dir = dir_with(&[("p.yaml", pb), ("i.json", &incident.to_string())]);
+    let r = run_bounded(
+        dir.path(),
+        &["run", "p.yaml", "--incident", "i.json", "-q"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(
+        error_of(&r.doc(), "q"),
+        "parameter `path` is not a valid JSONPath: \"$[?@..a..a..a..a..a]\" (a filter may use `..` only once (each more `..` multiplies what it selects))"
+    );
+    if r.peak_kb > 0 {
+        assert!(r.peak_kb < 100_000, "peak memory {} KiB", r.peak_kb);
+    }
+}
+
 #[test]
 fn the_new_limits_are_listed_with_their_defaults() {
     let dir = dir_with(&[]);
