@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 SECONDS_PER=${1:-60}
 shift || true
-ALL=(load_playbook load_integration load_connections load_test template text_template jsonpath validate)
+ALL=(load_playbook load_integration load_connections load_test template text_template jsonpath validate engine)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
 TARGET_DIR=${FUZZ_TARGET_DIR:-$ROOT/fuzz/target}
@@ -85,6 +85,14 @@ mkdir -p fuzz/corpus/jsonpath
 grep -rhoE '\$[.\[][^ ,}"]*' playbooks tests/corpus 2>/dev/null | sort -u | head -500 | while IFS= read -r p; do
   printf '%s\n{"data":[{"id":1,"s":5,"tags":["a"]},{"id":2,"s":9}],"error":{"message":"m"}}' "$p" \
     >"fuzz/corpus/jsonpath/seed-$(printf '%s' "$p" | sha1sum | cut -c1-16)"
+done
+
+# Engine: the target reads its choices (commands, inputs, edges, the incident) from the bytes;
+# any bytes do. The examples' files and some random bytes start it off.
+mkdir -p fuzz/corpus/engine
+seed engine "${PLAYBOOKS[@]}"
+for i in $(seq 1 32); do
+  head -c $((64 + i * 16)) /dev/urandom >"fuzz/corpus/engine/seed-random-$i"
 done
 
 # ---- run -----------------------------------------------------------------------------------
