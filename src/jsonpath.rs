@@ -383,9 +383,18 @@ impl Query {
     /// Copies of the selected values, unless there are too many or they take too many bytes
     /// (measured before anything is copied).
     pub fn values(&self, root: &Value, budget: Budget) -> Result<Vec<Value>, Exceeded> {
+        self.values_measured(root, budget).map(|(values, _)| values)
+    }
+
+    /// `values`, and the bytes they take (compact JSON, each on its own).
+    pub fn values_measured(
+        &self,
+        root: &Value,
+        budget: Budget,
+    ) -> Result<(Vec<Value>, u64), Exceeded> {
         let nodes = self.select(root, budget)?;
-        within_bytes(&nodes, budget.bytes)?;
-        Ok(nodes.into_iter().cloned().collect())
+        let bytes = within_bytes(&nodes, budget.bytes)?;
+        Ok((nodes.into_iter().cloned().collect(), bytes))
     }
 
     /// The first selected node, if any.
@@ -403,8 +412,9 @@ impl Query {
     }
 }
 
-/// `Ok` when `nodes` written out as compact JSON take at most `cap` bytes.
-pub fn within_bytes(nodes: &[&Value], cap: u64) -> Result<(), Exceeded> {
+/// The bytes `nodes` take written out as compact JSON (each on its own), unless that passes
+/// `cap`.
+pub fn within_bytes(nodes: &[&Value], cap: u64) -> Result<u64, Exceeded> {
     let mut total = 0u64;
     for v in nodes {
         let room = cap.saturating_sub(total);
@@ -413,7 +423,7 @@ pub fn within_bytes(nodes: &[&Value], cap: u64) -> Result<(), Exceeded> {
             None => return Err(Exceeded::Bytes(cap)),
         }
     }
-    Ok(())
+    Ok(total)
 }
 
 impl Select {

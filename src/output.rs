@@ -266,17 +266,22 @@ pub fn extract_key_fields_noted(
             bytes: budget.bytes.saturating_sub(used),
             ..budget
         };
-        let v = match crate::jsonpath::parse(&kf.path) {
-            Ok(p) if is_plural(&kf.path) => Value::Array(p.values(raw, room).map_err(too_much)?),
+        let (v, bytes) = match crate::jsonpath::parse(&kf.path) {
+            Ok(p) if is_plural(&kf.path) => {
+                let (values, bytes) = p.values_measured(raw, room).map_err(too_much)?;
+                // Brackets and commas.
+                let punctuation = 1 + values.len().max(1) as u64;
+                (Value::Array(values), bytes + punctuation)
+            }
             Ok(p) => {
                 let first = p.first(raw, room).map_err(too_much)?;
-                crate::jsonpath::within_bytes(first.as_slice(), room.bytes).map_err(too_much)?;
-                first.cloned().unwrap_or(Value::Null)
+                let bytes = crate::jsonpath::within_bytes(first.as_slice(), room.bytes)
+                    .map_err(too_much)?;
+                (first.cloned().unwrap_or(Value::Null), bytes)
             }
-            Err(_) => Value::Null,
+            Err(_) => (Value::Null, 0),
         };
-        used +=
-            crate::limits::measure(&v, crate::limits::MeasureAs::Compact, u64::MAX).unwrap_or(0);
+        used += bytes;
         let v = if kf.parse_json {
             let mut bad = 0;
             let v = parse_json_texts(v, &mut bad);

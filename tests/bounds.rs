@@ -382,6 +382,33 @@ fn a_playbook_output_that_would_pass_the_document_size_limit_is_null_with_a_warn
     );
 }
 
+/// `{{#each}}` writes its body once per element: a 2,000-element list and a 100 KB text made
+/// a 200 MB string before any size was checked. The render stops at output-size.
+#[test]
+fn a_text_template_stops_rendering_at_the_output_size_limit() {
+    let incident = json!({ "list": vec![1; 2000], "big": "b".repeat(100_000) });
+    let pb = "kind: playbook\nname: Render\ntasks:\n  note: { command: formatText, input: { template: \"{{#each incident.list}}{{../incident.big}}{{/each}}\" }, on_error: continue }\n";
+    let dir = dir_with(&[("p.yaml", pb), ("i.json", &incident.to_string())]);
+    let args = [
+        "run",
+        "p.yaml",
+        "--incident",
+        "i.json",
+        "-q",
+        "--limit",
+        "output-size=16MiB",
+    ];
+    let r = run_bounded(dir.path(), &args, Duration::from_secs(60));
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(
+        error_of(&r.doc(), "note"),
+        "parameter `template`: the rendered text takes more than 16 MiB, the output-size limit (raise it with `--limit output-size=N` if the input is trusted)"
+    );
+    if r.peak_kb > 0 {
+        assert!(r.peak_kb < 200_000, "peak memory {} KiB", r.peak_kb);
+    }
+}
+
 // ---- item 5: `__RETRY__` is honoured only from trusted producers ------------------------------
 
 /// parseJson of an incident string that spells the seed's marker: the engine re-ran the task

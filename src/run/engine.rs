@@ -557,6 +557,7 @@ impl Engine {
                     };
                     return Ok(self.job(
                         task,
+                        id,
                         n,
                         Work::PerItem(Box::new(PerItem {
                             cmd,
@@ -582,10 +583,10 @@ impl Engine {
                 Work::Command(cmd, Arc::new(calls))
             }
         };
-        Ok(self.job(task, n, work, job_connector))
+        Ok(self.job(task, id, n, work, job_connector))
     }
 
-    fn job(&self, task: &Task, n: usize, work: Work, connector: Connector) -> Job {
+    fn job(&self, task: &Task, id: String, n: usize, work: Work, connector: Connector) -> Job {
         let display = match &work {
             Work::Command(c, _) => c.spec.display.clone(),
             Work::PerItem(b) => b.cmd.spec.display.clone(),
@@ -593,7 +594,7 @@ impl Engine {
         };
         Job {
             node: n,
-            task_id: task.id.value.clone(),
+            task_id: id,
             display,
             work,
             connector,

@@ -328,15 +328,44 @@ pub fn render_template_as_written(
             handlebars::RenderError::from(e).reason()
         )
     })?;
-    let mut out = handlebars::StringOutput::new();
+    let budget = ctx.query_budget();
+    let mut out = CappedOutput {
+        text: String::new(),
+        cap: budget.bytes,
+        over: false,
+    };
     let mut rc = RenderContext::new(None);
-    let before = QUERY_BUDGET.with(|b| b.replace(ctx.query_budget()));
-    let rendered = template
-        .render(registry(html), &data, &mut rc, &mut out)
-        .and_then(|()| out.into_string().map_err(handlebars::RenderError::from))
-        .map_err(|e| format!("template error: {}", e.reason()));
+    let before = QUERY_BUDGET.with(|b| b.replace(budget));
+    let rendered = template.render(registry(html), &data, &mut rc, &mut out);
     QUERY_BUDGET.with(|b| b.set(before));
-    rendered
+    match rendered {
+        Ok(()) => Ok(out.text),
+        Err(_) if out.over => Err(format!(
+            "the rendered text takes more than {}, the output-size limit ({})",
+            crate::limits::bytes_text(budget.bytes),
+            crate::limits::raise_hint("output-size")
+        )),
+        Err(e) => Err(format!("template error: {}", e.reason())),
+    }
+}
+
+/// Handlebars' output, refusing to grow past `cap` bytes: `{{#each}}` over a long list can write
+/// a large value once per element (a 40,000-element list and a 1 MB incident: 40 GB).
+struct CappedOutput {
+    text: String,
+    cap: u64,
+    over: bool,
+}
+
+impl handlebars::Output for CappedOutput {
+    fn write(&mut self, seg: &str) -> Result<(), std::io::Error> {
+        if (self.text.len() as u64).saturating_add(seg.len() as u64) > self.cap {
+            self.over = true;
+            return Err(std::io::Error::other("output-size"));
+        }
+        self.text.push_str(seg);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -361,6 +390,35 @@ mod tests {
         scopes.insert("incident".into(), incident.clone());
         scopes.insert("connector".into(), json!({"apikey": "sk-secret"}));
         render_template(&parse_template(src).unwrap(), html, &Ctx(incident), scopes)
+    }
+
+    #[test]
+    fn rendering_stops_at_the_output_size_limit() {
+        struct Small;
+        impl Context for Small {
+            fn scope(&self, _: &Scope) -> Result<&Value, String> {
+                Err("n/a".into())
+            }
+            fn query_budget(&self) -> crate::jsonpath::Budget {
+                crate::jsonpath::Budget {
+                    values: 10,
+                    bytes: 1024,
+                }
+            }
+        }
+        let big = "x".repeat(100);
+        let mut scopes = Map::new();
+        scopes.insert(
+            "incident".into(),
+            json!({ "list": vec![big; 1000], "t": "ok" }),
+        );
+        let t = parse_template("{{#each incident.list}}{{this}}{{/each}}").unwrap();
+        assert_eq!(
+            render_template(&t, false, &Small, scopes.clone()).unwrap_err(),
+            "the rendered text takes more than 1 KiB, the output-size limit (raise it with `--limit output-size=N` if the input is trusted)"
+        );
+        let t = parse_template("{{incident.t}}").unwrap();
+        assert_eq!(render_template(&t, false, &Small, scopes).unwrap(), "ok");
     }
 
     /// The compiled template is shared between renders; the data is not.
