@@ -397,6 +397,25 @@ impl Query {
         Ok((nodes.into_iter().cloned().collect(), bytes))
     }
 
+    /// Whether the step-by-step evaluation selects exactly what `serde_json_path` selects for the
+    /// whole path (the fuzz harness's differential check). A query that selects more than 10,000
+    /// values at some step is not compared: the whole path would build as many.
+    pub fn agrees_with_whole(&self, root: &Value) -> bool {
+        let small = Budget {
+            values: 10_000,
+            bytes: u64::MAX,
+        };
+        match self.select(root, small) {
+            Ok(nodes) => nodes == self.whole.query(root).all(),
+            Err(_) => true,
+        }
+    }
+
+    /// Whether the path was split into steps (every path the parser accepts should be).
+    pub fn is_stepwise(&self) -> bool {
+        self.steps.is_some()
+    }
+
     /// The first selected node, if any.
     pub fn first<'a>(
         &self,

@@ -237,7 +237,15 @@ pub fn jsonpath(data: &[u8]) {
         json!({"data": [{"id": 1, "s": 5, "v": "{\"a\":1}"}, {"id": 2, "s": 9, "v": "[1,"}],
                "error": {"message": "m"}, "n": null, "t": "text", "x": [[1, [2, [3]]]]})
     });
-    let _ = codeless::jsonpath::parse(path);
+    // Differential: step by step, a query selects what serde_json_path selects for the whole
+    // path.
+    if let Ok(q) = codeless::jsonpath::parse(path) {
+        assert!(q.is_stepwise(), "the path was not split into steps");
+        assert!(
+            q.agrees_with_whole(&raw),
+            "step by step selects other values"
+        );
+    }
     let _ = codeless::output::is_plural(path);
     let specs = [
         KeyFieldSpec {
