@@ -4,6 +4,7 @@
 mod common;
 
 use codeless::commands::KeyFieldSpec;
+use codeless::jsonpath::Budget;
 use codeless::template::{parse_template, Context, Scope};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Value};
@@ -75,7 +76,7 @@ fn key_fields(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .throughput(Throughput::Bytes(bytes));
     g.bench_function("data[*].id", |b| {
-        b.iter(|| codeless::output::extract_key_fields(&specs, black_box(&raw)))
+        b.iter(|| codeless::output::extract_key_fields(&specs, black_box(&raw), Budget::default()))
     });
     let filter = [KeyFieldSpec {
         name: "hot".into(),
@@ -83,7 +84,7 @@ fn key_fields(c: &mut Criterion) {
         parse_json: false,
     }];
     g.bench_function("data[?@.score > 90].id", |b| {
-        b.iter(|| codeless::output::extract_key_fields(&filter, black_box(&raw)))
+        b.iter(|| codeless::output::extract_key_fields(&filter, black_box(&raw), Budget::default()))
     });
     g.finish();
 }

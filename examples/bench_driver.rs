@@ -160,7 +160,12 @@ fn keyfields(file: &Path, n: usize) {
     let started = Instant::now();
     let mut count = 0;
     for _ in 0..n {
-        let kf = codeless::output::extract_key_fields(&specs, std::hint::black_box(&raw));
+        let kf = codeless::output::extract_key_fields(
+            &specs,
+            std::hint::black_box(&raw),
+            codeless::jsonpath::Budget::default(),
+        )
+        .expect("within the limits");
         count = kf["ids"].as_array().map(Vec::len).unwrap_or(0);
         std::hint::black_box(kf);
     }

@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 SECONDS_PER=${1:-60}
 shift || true
-ALL=(load_playbook load_integration load_connections load_test template text_template jsonpath validate http_response mask)
+ALL=(load_playbook load_integration load_connections load_test template text_template jsonpath validate http_response mask engine)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
 TARGET_DIR=${FUZZ_TARGET_DIR:-$ROOT/fuzz/target}
@@ -96,6 +96,13 @@ mkdir -p fuzz/corpus/mask
 for how in $(seq 0 17); do
   printf "Tok=Leak/Chk+7d&e'9 <5a>\nsk-\303\251t\303\251-\342\230\203-key\000\\$(printf %03o "$how")\200\003\377%s" \
     'text around it: %41 &amp; \u0041 YWJj, then more text' >"fuzz/corpus/mask/seed-manual-$how"
+done
+# Engine: the target reads its choices (commands, inputs, edges, the incident) from the bytes;
+# any bytes do. The examples' files and some random bytes start it off.
+mkdir -p fuzz/corpus/engine
+seed engine "${PLAYBOOKS[@]}"
+for i in $(seq 1 32); do
+  head -c $((64 + i * 16)) /dev/urandom >"fuzz/corpus/engine/seed-random-$i"
 done
 
 # ---- run -----------------------------------------------------------------------------------

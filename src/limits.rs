@@ -2,6 +2,7 @@
 //! and a `--limit NAME=VALUE` override. Every limit is enforced with a message that names it, so
 //! whoever hits one knows which knob to turn (or that the input is hostile).
 
+use serde_json::Value;
 use std::fmt::Write as _;
 
 /// The limits in force for one invocation. `Copy`: the run services carry their own.
@@ -23,6 +24,12 @@ pub struct Limits {
     pub nesting_depth: u32,
     /// `__RETRY__` re-runs one command may ask for in one task run.
     pub command_retries: u32,
+    /// Values one JSONPath query may select (at any of its steps).
+    pub jsonpath_results: usize,
+    /// Bytes of one task's output model as compact JSON; also what one query may copy out.
+    pub output_size: u64,
+    /// Bytes of the run document as `codeless run` prints it.
+    pub document_size: u64,
 }
 
 impl Default for Limits {
@@ -36,6 +43,9 @@ impl Default for Limits {
             response_size: 16 * MIB as usize,
             nesting_depth: 8,
             command_retries: 100,
+            jsonpath_results: 100_000,
+            output_size: 64 * MIB,
+            document_size: 256 * MIB,
         }
     }
 }
@@ -119,6 +129,30 @@ pub const LIMITS: &[LimitInfo] = &[
         max: u32::MAX as u64,
         get: |l| u64::from(l.command_retries),
         set: |l, v| l.command_retries = v as u32,
+    },
+    LimitInfo {
+        name: "jsonpath-results",
+        what: "values one JSONPath query may select",
+        bytes: false,
+        max: u32::MAX as u64,
+        get: |l| l.jsonpath_results as u64,
+        set: |l, v| l.jsonpath_results = v as usize,
+    },
+    LimitInfo {
+        name: "output-size",
+        what: "bytes of one task's output model (compact JSON), and of what one query copies",
+        bytes: true,
+        max: u32::MAX as u64,
+        get: |l| l.output_size,
+        set: |l, v| l.output_size = v,
+    },
+    LimitInfo {
+        name: "document-size",
+        what: "bytes of the run document as printed",
+        bytes: true,
+        max: u32::MAX as u64,
+        get: |l| l.document_size,
+        set: |l, v| l.document_size = v,
     },
 ];
 
@@ -264,6 +298,171 @@ pub fn raise_hint(name: &str) -> String {
     format!("raise it with `--limit {name}=N` if the input is trusted")
 }
 
+/// A number of bytes as the limits are shown: `64 MiB`, `512 KiB`, `100 bytes`.
+pub fn bytes_text(n: u64) -> String {
+    match show_value(n, true) {
+        s if s.ends_with("iB") => format!("{} {}", &s[..s.len() - 3], &s[s.len() - 3..]),
+        s => format!("{s} bytes"),
+    }
+}
+
+/// How a value's size is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeasureAs {
+    /// As compact JSON (`output-size`, what a query copies).
+    Compact,
+    /// As `codeless run` prints it: pretty JSON, the value starting `depth` levels deep in the
+    /// document (`document-size`; deep values cost their indentation on every line).
+    Printed { depth: u64 },
+}
+
+/// The bytes of `v` written out as `how` says, or `None` as soon as they pass `cap` (so a huge
+/// value costs no more than `cap` to measure). Walks the value without writing it, keeping one
+/// iterator per level rather than one entry per element.
+pub fn measure(v: &Value, how: MeasureAs, cap: u64) -> Option<u64> {
+    if let Some(n) = scalar_len(v) {
+        return (n <= cap).then_some(n);
+    }
+    let (pretty, base) = match how {
+        MeasureAs::Compact => (false, 0),
+        MeasureAs::Printed { depth } => (true, depth),
+    };
+    enum Level<'a> {
+        Array(std::slice::Iter<'a, Value>),
+        Object(serde_json::map::Iter<'a>),
+    }
+    let mut total = 0u64;
+    let mut levels: Vec<Level> = Vec::new();
+    let mut next = Some(v);
+    loop {
+        if let Some(v) = next.take() {
+            let depth = base + levels.len() as u64;
+            // A non-empty container, printed: each element on its own indented line, then the
+            // closing bracket on one, and a space after each member's colon.
+            let layout = |n: usize, members: bool| -> u64 {
+                let n = n as u64;
+                match (pretty, n) {
+                    (false, _) | (_, 0) => 0,
+                    (true, n) => {
+                        n * (1 + 2 * (depth + 1)) + 1 + 2 * depth + if members { n } else { 0 }
+                    }
+                }
+            };
+            total += match v {
+                Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
+                    scalar_len(v).unwrap_or(0)
+                }
+                Value::Array(a) => {
+                    levels.push(Level::Array(a.iter()));
+                    2 + (a.len() as u64).saturating_sub(1) + layout(a.len(), false)
+                }
+                Value::Object(m) => {
+                    levels.push(Level::Object(m.iter()));
+                    // Braces, commas, and a colon per member.
+                    2 + (m.len() as u64).saturating_sub(1) + m.len() as u64 + layout(m.len(), true)
+                }
+            };
+            if total > cap {
+                return None;
+            }
+        }
+        let Some(level) = levels.last_mut() else {
+            return Some(total);
+        };
+        next = match level {
+            Level::Array(items) => items.next(),
+            Level::Object(members) => members.next().map(|(k, v)| {
+                total += string_len(k);
+                v
+            }),
+        };
+        if next.is_none() {
+            levels.pop();
+        }
+    }
+}
+
+/// The bytes of a value that holds no other (`None` for arrays and objects).
+fn scalar_len(v: &Value) -> Option<u64> {
+    Some(match v {
+        Value::Null | Value::Bool(true) => 4,
+        Value::Bool(false) => 5,
+        Value::Number(n) => number_len(n),
+        Value::String(s) => string_len(s),
+        Value::Array(_) | Value::Object(_) => return None,
+    })
+}
+
+/// Bytes of a string written as JSON: quotes, and serde_json's escapes.
+fn string_len(s: &str) -> u64 {
+    let b = s.as_bytes();
+    // Most text needs no escape: a first pass, eight bytes at a time, says so.
+    if !needs_escape(b) {
+        return b.len() as u64 + 2;
+    }
+    let escapes: u64 = s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
+            0..=0x1f => 5,
+            _ => 0,
+        })
+        .sum();
+    s.len() as u64 + 2 + escapes
+}
+
+/// Whether any byte of `b` is one JSON escapes: a control character, `"` or `\`. Eight bytes
+/// at a time (a byte-by-byte test cost 6 instructions a byte, and every task's output is
+/// measured).
+fn needs_escape(b: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Set in a byte's high bit when that byte of `x` is below `n` (exact as to whether any is,
+    // for n <= 128).
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let mut words = b.chunks_exact(8);
+    for w in words.by_ref() {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(w);
+        let x = u64::from_ne_bytes(eight);
+        if below(x, 0x20) | below(x ^ (ONES * 0x22), 1) | below(x ^ (ONES * 0x5c), 1) != 0 {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&c| c < 0x20 || c == b'"' || c == b'\\')
+}
+
+fn number_len(n: &serde_json::Number) -> u64 {
+    fn digits(mut x: u64) -> u64 {
+        let mut d = 1;
+        while x >= 10 {
+            x /= 10;
+            d += 1;
+        }
+        d
+    }
+    if let Some(u) = n.as_u64() {
+        digits(u)
+    } else if let Some(i) = n.as_i64() {
+        1 + digits(i.unsigned_abs())
+    } else {
+        // Floats: as serde_json writes them, counted without keeping the text.
+        struct Count(u64);
+        impl std::fmt::Write for Count {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                self.0 += s.len() as u64;
+                Ok(())
+            }
+        }
+        let mut c = Count(0);
+        let _ = std::fmt::Write::write_fmt(&mut c, format_args!("{n}"));
+        c.0
+    }
+}
+
 fn parse_value(s: &str, bytes: bool) -> Result<u64, String> {
     let s = s.replace('_', "");
     let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
@@ -345,6 +544,75 @@ mod tests {
         );
         let missing = read_file(&dir.path().join("nope"), 4).unwrap_err();
         assert!(matches!(missing, ReadError::Io(_)), "{missing}");
+    }
+
+    #[test]
+    fn measured_sizes_are_what_serde_json_writes() {
+        use serde_json::json;
+        let cases = [
+            json!(null),
+            json!(true),
+            json!(false),
+            json!(0),
+            json!(-12345),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(1.5e300),
+            json!(-0.001),
+            json!(""),
+            json!("a\"b\\c\n\u{1}\u{1f}é😀\u{7f}/"),
+            json!([]),
+            json!({}),
+            json!([[], {}, [1, [2, [3, {"k": [null]}]]]]),
+            json!({"a": {"b": {"c": [1, 2, {"d": "e"}]}}, "f\"": []}),
+        ];
+        for v in &cases {
+            let compact = serde_json::to_string(v).unwrap().len() as u64;
+            let pretty = serde_json::to_string_pretty(v).unwrap().len() as u64;
+            assert_eq!(
+                measure(v, MeasureAs::Compact, u64::MAX),
+                Some(compact),
+                "{v}"
+            );
+            assert_eq!(
+                measure(v, MeasureAs::Printed { depth: 0 }, u64::MAX),
+                Some(pretty),
+                "{v}"
+            );
+            // Three levels down, every line but the first is indented by six more spaces.
+            let doc = json!({"x": {"y": {"z": v}}});
+            let whole = serde_json::to_string_pretty(&doc).unwrap().len() as u64;
+            let shell = serde_json::to_string_pretty(&json!({"x": {"y": {"z": null}}}))
+                .unwrap()
+                .len() as u64;
+            let at3 = measure(v, MeasureAs::Printed { depth: 3 }, u64::MAX).unwrap();
+            assert_eq!(whole + 4 - shell, at3, "{v}");
+            assert_eq!(measure(v, MeasureAs::Compact, compact - 1), None, "{v}");
+        }
+        assert_eq!(bytes_text(64 * MIB), "64 MiB");
+        assert_eq!(bytes_text(512 * 1024), "512 KiB");
+        assert_eq!(bytes_text(1000), "1000 bytes");
+    }
+
+    #[test]
+    fn escapes_are_found_in_every_position() {
+        assert!(!needs_escape(b""));
+        assert!(!needs_escape(
+            "plain text, é and 😀 and DEL \u{7f} and ~!".as_bytes()
+        ));
+        for special in [b'"', b'\\', b'\n', 0x00, 0x1f] {
+            for len in 1..20 {
+                for at in 0..len {
+                    let mut b = vec![b'a'; len];
+                    b[at] = special;
+                    assert!(needs_escape(&b), "{special} at {at} of {len}");
+                }
+            }
+        }
+        // Bytes next to the special ones, and high bytes, need none.
+        assert!(!needs_escape(&[
+            0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xff, 0xa2, 0xdc
+        ]));
     }
 
     #[test]

@@ -73,6 +73,47 @@ pub struct OutputModel {
     pub raw_data: Value,
     pub error: Option<CommandError>,
     pub passdown: Value,
+    /// The seed's "run me again" (`{"__ACTION__": "__RETRY__", "__DELAY__": [...]}`), set only by
+    /// producers the playbook's author controls: a mock, a `tasks:` command whose
+    /// `outputs.returnData` is that object written in the YAML, and (later) a Python command.
+    /// Never read from `returnData`: data that looks like the marker stays data (DESIGN §5).
+    #[serde(skip)]
+    pub retry: Option<RetryRequest>,
+}
+
+/// A command's request to be run again after a delay.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RetryRequest {
+    /// Seconds before retry N (0-based); the last repeats; none means no wait.
+    pub delays: Vec<f64>,
+}
+
+impl RetryRequest {
+    /// The marker object's request, if `v` is that object: `__ACTION__` is `__RETRY__`, and
+    /// `__DELAY__` a number or a list of numbers. Only trusted producers may call this.
+    pub fn from_marker(v: &Value) -> Option<RetryRequest> {
+        let obj = v.as_object()?;
+        if obj.get("__ACTION__")?.as_str()? != "__RETRY__" {
+            return None;
+        }
+        let delays = match obj.get("__DELAY__") {
+            Some(Value::Array(d)) => d.iter().map(|x| x.as_f64().unwrap_or(0.0)).collect(),
+            Some(Value::Number(n)) => vec![n.as_f64().unwrap_or(0.0)],
+            _ => Vec::new(),
+        };
+        Some(RetryRequest { delays })
+    }
+
+    /// The wait before retry number `retry` (0-based), at most an hour.
+    pub fn delay(&self, retry: u32) -> std::time::Duration {
+        let secs = self
+            .delays
+            .get(retry as usize)
+            .or(self.delays.last())
+            .copied()
+            .unwrap_or(0.0);
+        crate::util::seconds(secs.clamp(0.0, crate::util::MAX_WAIT_SECONDS))
+    }
 }
 
 impl OutputModel {
@@ -97,6 +138,36 @@ impl OutputModel {
     }
     pub fn failed(&self) -> bool {
         self.error.is_some()
+    }
+
+    /// About the bytes of this output written out as `how` says (a task's entry in the run
+    /// document when printed; field names and the small fields are counted roughly), or `None`
+    /// once that passes `cap`.
+    pub fn size(&self, how: crate::limits::MeasureAs, cap: u64) -> Option<u64> {
+        use crate::limits::{measure, MeasureAs};
+        // Field names, status, counts, punctuation: a small task entry's fixed part.
+        const FIXED: u64 = 200;
+        let inner = match how {
+            MeasureAs::Printed { depth } => MeasureAs::Printed { depth: depth + 1 },
+            compact => compact,
+        };
+        let error = self
+            .error
+            .as_ref()
+            .map_or(0, |e| e.indicator.len() + e.message.len()) as u64;
+        let mut total = FIXED + error;
+        let fields = [
+            &self.return_data,
+            &self.result,
+            &self.raw_data,
+            &self.passdown,
+        ];
+        let keyed = self.key_fields.iter().map(|(k, v)| (k.len() as u64 + 4, v));
+        for (extra, v) in fields.into_iter().map(|v| (0, v)).chain(keyed) {
+            let how = if extra > 0 { inner } else { how };
+            total += extra + measure(v, how, cap.checked_sub(total + extra)?)?;
+        }
+        (total <= cap).then_some(total)
     }
 }
 
@@ -204,12 +275,14 @@ impl<const N: usize> std::io::Write for Capped<N> {
 }
 
 /// Key fields by JSONPath from `raw`. A path with a wildcard, filter, slice, union or descendant
-/// segment yields an array; a plain path its one value (null when absent).
+/// segment yields an array; a plain path its one value (null when absent). A path that selects
+/// more than `budget` allows fails the extraction, naming the key field and the limit.
 pub fn extract_key_fields(
     specs: &[crate::commands::KeyFieldSpec],
     raw: &Value,
-) -> Map<String, Value> {
-    extract_key_fields_noted(specs, raw).0
+    budget: crate::jsonpath::Budget,
+) -> Result<Map<String, Value>, String> {
+    extract_key_fields_noted(specs, raw, budget).map(|(fields, _)| fields)
 }
 
 /// Like `extract_key_fields`, with a note for each `parse_json` key field whose values were
@@ -217,21 +290,41 @@ pub fn extract_key_fields(
 pub fn extract_key_fields_noted(
     specs: &[crate::commands::KeyFieldSpec],
     raw: &Value,
-) -> (Map<String, Value>, Vec<String>) {
+    budget: crate::jsonpath::Budget,
+) -> Result<(Map<String, Value>, Vec<String>), String> {
+    use crate::jsonpath::Exceeded;
     let mut out = Map::new();
     let mut notes = Vec::new();
+    // The key fields of one output share the byte budget: together they are copies of rawData.
+    let mut used = 0u64;
     for kf in specs {
-        let v = match crate::jsonpath::parse(&kf.path) {
-            Ok(p) => {
-                let nodes = p.query(raw).all();
-                if is_plural(&kf.path) {
-                    Value::Array(nodes.into_iter().cloned().collect())
-                } else {
-                    nodes.first().map(|v| (*v).clone()).unwrap_or(Value::Null)
-                }
-            }
-            Err(_) => Value::Null,
+        let too_much = |e: Exceeded| {
+            let e = match e {
+                Exceeded::Bytes(_) => Exceeded::Bytes(budget.bytes),
+                other => other,
+            };
+            format!("key field `{}`: {e}", kf.name)
         };
+        let room = crate::jsonpath::Budget {
+            bytes: budget.bytes.saturating_sub(used),
+            ..budget
+        };
+        let (v, bytes) = match crate::jsonpath::parse(&kf.path) {
+            Ok(p) if is_plural(&kf.path) => {
+                let (values, bytes) = p.values_measured(raw, room).map_err(too_much)?;
+                // Brackets and commas.
+                let punctuation = 1 + values.len().max(1) as u64;
+                (Value::Array(values), bytes + punctuation)
+            }
+            Ok(p) => {
+                let first = p.first(raw, room).map_err(too_much)?;
+                let bytes = crate::jsonpath::within_bytes(first.as_slice(), room.bytes)
+                    .map_err(too_much)?;
+                (first.cloned().unwrap_or(Value::Null), bytes)
+            }
+            Err(_) => (Value::Null, 0),
+        };
+        used += bytes;
         let v = if kf.parse_json {
             let mut bad = 0;
             let v = parse_json_texts(v, &mut bad);
@@ -247,7 +340,7 @@ pub fn extract_key_fields_noted(
         };
         out.insert(kf.name.clone(), v);
     }
-    (out, notes)
+    Ok((out, notes))
 }
 
 /// JSON written as text becomes JSON (in arrays, element by element); other text stays text

@@ -199,11 +199,19 @@ async fn run_case(
                 at(*span)
             )),
             Ok(q) => {
-                let nodes = q.query(&doc).all();
+                let budget = crate::jsonpath::Budget::of(limits);
                 let got = if crate::output::is_plural(&query) {
-                    Value::Array(nodes.into_iter().cloned().collect())
+                    q.values(&doc, budget).map(Value::Array)
                 } else {
-                    nodes.first().map(|v| (*v).clone()).unwrap_or(Value::Null)
+                    q.first(&doc, budget)
+                        .map(|v| v.cloned().unwrap_or(Value::Null))
+                };
+                let got = match got {
+                    Ok(got) => got,
+                    Err(e) => {
+                        failures.push(format!("{}: `{path}`: {e}", at(*span)));
+                        continue;
+                    }
                 };
                 if &got != want {
                     failures.push(format!(

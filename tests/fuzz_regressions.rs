@@ -39,7 +39,12 @@ fn seed_corpora_pass_every_harness() {
             // already) sees the examples only.
             let skip = match t.strip_prefix("load_") {
                 Some(kind) => !text.contains(&format!("kind: {kind}")),
-                None => *t == "validate" && !f.starts_with(root.join("playbooks")),
+                None => match *t {
+                    "validate" => !f.starts_with(root.join("playbooks")),
+                    // Any bytes make a playbook: `engine_harness_over_generated_inputs` runs it.
+                    "engine" => true,
+                    _ => false,
+                },
             };
             if !skip {
                 let r = std::panic::catch_unwind(|| harness::run(t, &data));
@@ -53,6 +58,35 @@ fn seed_corpora_pass_every_harness() {
             harness::run("jsonpath", v.as_bytes());
         }
     }
+}
+
+/// The `engine` harness over inputs made by a fixed generator (the fuzzer's seeds are random
+/// bytes too): random playbooks of utility commands over random incidents end, give every task
+/// a status, and stay within their limits.
+#[test]
+fn engine_harness_over_generated_inputs() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut ran = 0;
+    for i in 0..300 {
+        let len = 16 + (i % 48) * 8;
+        let data: Vec<u8> = (0..len)
+            .map(|_| {
+                // xorshift64*
+                state ^= state >> 12;
+                state ^= state << 25;
+                state ^= state >> 27;
+                (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
+            })
+            .collect();
+        match std::panic::catch_unwind(|| harness::engine_ran(&data)) {
+            Ok(true) => ran += 1,
+            Ok(false) => {}
+            Err(_) => panic!("input {i} ({data:?}) failed"),
+        }
+    }
+    // Most generated playbooks validate and run: the harness reaches the engine.
+    eprintln!("{ran} of 300 generated playbooks ran");
+    assert!(ran >= 150, "only {ran} of 300 playbooks ran");
 }
 
 // ---- crash 1 -------------------------------------------------------------------------------

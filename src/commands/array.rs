@@ -3,7 +3,6 @@
 use super::args::value_to_text;
 use super::{quote, utility, Args, ParamSpec, ParamType, Registry, UtilityContext, MAX_OUTPUT_LEN};
 use serde_json::{json, Value};
-use serde_json_path::JsonPath;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
@@ -335,7 +334,7 @@ fn array_index_of(a: &Args, _: &UtilityContext) -> Result<Value, String> {
 }
 
 /// Parses the JSONPath of parameter `param` with a clear error.
-pub(crate) fn json_path(param: &str, path: &str) -> Result<JsonPath, String> {
+pub(crate) fn json_path(param: &str, path: &str) -> Result<crate::jsonpath::Query, String> {
     crate::jsonpath::parse(path).map_err(|e| {
         format!(
             "parameter `{param}` is not a valid JSONPath: {} ({e})",
@@ -344,7 +343,7 @@ pub(crate) fn json_path(param: &str, path: &str) -> Result<JsonPath, String> {
     })
 }
 
-fn filter_by_json_path(a: &Args, _: &UtilityContext) -> Result<Value, String> {
+fn filter_by_json_path(a: &Args, ctx: &UtilityContext) -> Result<Value, String> {
     let list = a.array("input")?;
     let text = a.text("path")?.trim();
     // A bare filter expression is shorthand for a filter on the element itself.
@@ -358,19 +357,20 @@ fn filter_by_json_path(a: &Args, _: &UtilityContext) -> Result<Value, String> {
             .is_some_and(|r| r.trim_start().starts_with("[?"));
         (json_path("path", text)?, on_itself)
     };
-    let out = list
-        .iter()
-        .filter(|element| {
-            if on_element_itself {
-                // Wrapped in a one-element list, the filter selects the element or nothing.
-                let wrapped = Value::Array(vec![(*element).clone()]);
-                !path.query(&wrapped).is_empty()
-            } else {
-                !path.query(element).is_empty()
-            }
-        })
-        .cloned()
-        .collect();
+    let mut out = Vec::new();
+    for element in list {
+        let kept = if on_element_itself {
+            // Wrapped in a one-element list, the filter selects the element or nothing.
+            let wrapped = Value::Array(vec![element.clone()]);
+            path.matches(&wrapped, ctx.query_budget)
+        } else {
+            path.matches(element, ctx.query_budget)
+        }
+        .map_err(|e| format!("{}: {e}", quote(text)))?;
+        if kept {
+            out.push(element.clone());
+        }
+    }
     Ok(Value::Array(out))
 }
 

@@ -1,7 +1,7 @@
 //! JSON utilities: picking keys, JSONPath queries, merging, editing, parsing and writing JSON.
 
 use super::array::json_path;
-use super::{utility, Args, ParamSpec, ParamType, Registry, UtilityContext};
+use super::{quote, utility, Args, ParamSpec, ParamType, Registry, UtilityContext};
 use serde_json::{json, Map, Value};
 
 const CAT: &str = "JSON";
@@ -137,8 +137,9 @@ fn extract_key_values(a: &Args, _: &UtilityContext) -> Result<Value, String> {
     Ok(Value::Object(out))
 }
 
-fn json_path_query(a: &Args, _: &UtilityContext) -> Result<Value, String> {
-    let path = json_path("path", a.text("path")?)?;
+fn json_path_query(a: &Args, ctx: &UtilityContext) -> Result<Value, String> {
+    let text = a.text("path")?;
+    let path = json_path("path", text)?;
     let input = a.value("input");
     let parsed;
     let target = match input {
@@ -153,9 +154,9 @@ fn json_path_query(a: &Args, _: &UtilityContext) -> Result<Value, String> {
         }
         other => other,
     };
-    Ok(Value::Array(
-        path.query(target).all().into_iter().cloned().collect(),
-    ))
+    path.values(target, ctx.query_budget)
+        .map(Value::Array)
+        .map_err(|e| format!("{}: {e}", quote(text)))
 }
 
 fn merge_json_objects(a: &Args, _: &UtilityContext) -> Result<Value, String> {

@@ -32,6 +32,8 @@ pub struct UtilityContext<'a> {
     pub files: &'a FileStore,
     /// The run's notion of "now" (fixed per call so a command sees one instant).
     pub now: chrono::DateTime<chrono::Utc>,
+    /// How much a JSONPath the command evaluates may select and copy (the run's limits).
+    pub query_budget: crate::jsonpath::Budget,
 }
 
 /// A built-in utility: pure where possible; `Err` is the failure message (the engine wraps it
@@ -277,7 +279,11 @@ pub(crate) mod testing {
             "`{name}` has no parameters {:?}",
             given.keys().collect::<Vec<_>>()
         );
-        let ctx = UtilityContext { files, now: now() };
+        let ctx = UtilityContext {
+            files,
+            now: now(),
+            query_budget: crate::jsonpath::Budget::default(),
+        };
         match &command.implementation {
             Implementation::Utility(f) => f(&Args::new(values), &ctx),
             _ => Err(

@@ -35,6 +35,10 @@ pub struct Call<'a> {
     pub files: &'a FileStore,
     pub clients: &'a Clients,
     pub max_response_bytes: usize,
+    /// How much a key field or other JSONPath over a response may select and copy.
+    pub query_budget: crate::jsonpath::Budget,
+    /// Bytes the command's output may take (`output-size`): `for_each` stops past it.
+    pub max_output_bytes: u64,
     /// Most elements `for_each` may make requests for.
     pub max_batch: usize,
     pub trace: &'a crate::run::trace::Trace,
@@ -48,9 +52,14 @@ struct Scopes<'a> {
     item: Option<&'a Value>,
     index: Option<Value>,
     files: &'a FileStore,
+    budget: crate::jsonpath::Budget,
 }
 
 impl Context for Scopes<'_> {
+    fn query_budget(&self) -> crate::jsonpath::Budget {
+        self.budget
+    }
+
     fn scope(&self, s: &Scope) -> Result<&Value, String> {
         match s {
             Scope::Input => Ok(self.input),
@@ -85,6 +94,7 @@ pub async fn execute(mut call: Call<'_>) -> (OutputModel, u32) {
         item: None,
         index: None,
         files: call.files,
+        budget: call.query_budget,
     };
     let call = &call;
     let Some(each) = &call.request.for_each else {
@@ -109,6 +119,7 @@ pub async fn execute(mut call: Call<'_>) -> (OutputModel, u32) {
     }
     let mut outs = Vec::with_capacity(items.len());
     let mut retries = 0;
+    let mut kept = 0u64;
     for (i, item) in items.iter().enumerate() {
         let scopes = Scopes {
             input: &input,
@@ -116,9 +127,25 @@ pub async fn execute(mut call: Call<'_>) -> (OutputModel, u32) {
             item: Some(item),
             index: Some(Value::from(i)),
             files: call.files,
+            budget: call.query_budget,
         };
         let (out, r) = execute_one(call, &scopes).await;
         retries += r;
+        // The responses add up in one output: past the output-size limit, no more requests.
+        let room = call.max_output_bytes - kept;
+        match out.size(crate::limits::MeasureAs::Compact, room) {
+            Some(n) => kept += n,
+            None => {
+                let msg = format!(
+                    "for_each: the outputs took more than {}, the output-size limit, after {} of {} requests ({})",
+                    crate::limits::bytes_text(call.max_output_bytes),
+                    i + 1,
+                    items.len(),
+                    crate::limits::raise_hint("output-size")
+                );
+                return (fail(display, msg), retries);
+            }
+        }
         outs.push(out);
     }
     (crate::run::invoke::aggregate(display, outs), retries)
@@ -175,6 +202,7 @@ fn eval(v: &TValue, s: &Scopes) -> Result<Value, String> {
                 item: Some(item),
                 index: Some(Value::from(i)),
                 files: s.files,
+                budget: s.budget,
             };
             out.push(eval(to, &inner)?);
         }
@@ -609,14 +637,30 @@ fn to_output(
         .iter()
         .map(|(k, _)| k.clone())
         .collect();
-    let (key_fields, notes) = crate::output::extract_key_fields_noted(&specs, &raw);
-    let pick = |path: &Option<crate::model::Sp<String>>| -> Option<Value> {
-        let p = crate::jsonpath::parse(&path.as_ref()?.value).ok()?;
-        p.query(&raw).first().cloned()
+    let display = &call.command.display;
+    let (key_fields, notes) =
+        match crate::output::extract_key_fields_noted(&specs, &raw, call.query_budget) {
+            Ok(found) => found,
+            Err(e) => return fail(display, e),
+        };
+    let pick = |path: &Option<crate::model::Sp<String>>| -> Result<Option<Value>, String> {
+        let Some(Ok(p)) = path.as_ref().map(|p| crate::jsonpath::parse(&p.value)) else {
+            return Ok(None);
+        };
+        let first = p
+            .first(&raw, call.query_budget)
+            .map_err(|e| e.to_string())?;
+        crate::jsonpath::within_bytes(first.as_slice(), call.query_budget.bytes)
+            .map_err(|e| e.to_string())?;
+        Ok(first.cloned())
     };
-    let return_data =
-        pick(&call.request.return_data).unwrap_or_else(|| Value::String("Successful".into()));
-    let mut result = pick(&call.request.result)
+    let (return_data, result) = match (pick(&call.request.return_data), pick(&call.request.result))
+    {
+        (Ok(r), Ok(s)) => (r, s),
+        (Err(e), _) | (_, Err(e)) => return fail(display, e),
+    };
+    let return_data = return_data.unwrap_or_else(|| Value::String("Successful".into()));
+    let mut result = result
         .map(|v| summary_of(&v))
         .unwrap_or_else(|| summary_of(&raw));
     if !notes.is_empty() {
@@ -635,6 +679,7 @@ fn to_output(
         raw_data: raw,
         error: None,
         passdown: Value::Null,
+        retry: None,
     }
 }
 
@@ -650,9 +695,11 @@ fn error_message(paths: &[crate::model::Sp<String>], raw: &Value) -> Option<Stri
         let Ok(q) = crate::jsonpath::parse(p) else {
             continue;
         };
-        let found: Vec<String> = q
-            .query(raw)
-            .all()
+        // A query past the limits finds nothing: the next path, or the response's own text.
+        let Ok(nodes) = q.select(raw, crate::jsonpath::Budget::default()) else {
+            continue;
+        };
+        let found: Vec<String> = nodes
             .into_iter()
             .flat_map(|v| match v {
                 Value::Array(a) => a.iter().map(value_to_text).collect::<Vec<_>>(),
@@ -1173,10 +1220,14 @@ fn save_output(
                     "saved {} ({} bytes) as file {}",
                     meta.name, meta.size, meta.id
                 )),
-                key_fields: extract_key_fields(&specs, &raw),
+                key_fields: match extract_key_fields(&specs, &raw, call.query_budget) {
+                    Ok(fields) => fields,
+                    Err(e) => return fail(&call.command.display, e),
+                },
                 raw_data: raw,
                 error: None,
                 passdown: Value::Null,
+                retry: None,
             }
         }
         Err(e) => fail(

@@ -47,7 +47,8 @@ impl TaskStatus {
 struct NodeState {
     status: TaskStatus,
     /// The task's output as templates read it (`tasks.ID.*`); `Null` until it has run.
-    output: Value,
+    /// Shared: a batch's snapshot of the run holds it too.
+    output: Arc<Value>,
     runs: u32,
     retries: u32,
     duration_ms: u64,
@@ -59,6 +60,8 @@ struct NodeState {
     failed_continue: bool,
     loops: u32,
     branch: Option<String>,
+    /// Bytes its output takes in the printed run document.
+    printed: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -114,9 +117,97 @@ struct Job {
 
 type Connector = Option<Arc<crate::connections::ResolvedConnection>>;
 
+/// A batch whose parameters read `<<item>>`/`<<index>>`. Its elements' arguments are resolved
+/// when its job runs: within the task's timeout, stoppable by Ctrl-C, and off the coordinator,
+/// which a 100,000-element list held for seconds. They read the run as it was when the task
+/// started (a snapshot of the outputs, each shared, not copied).
+struct PerItem {
+    cmd: Arc<Command>,
+    pb: Arc<Playbook>,
+    node: usize,
+    /// The resolved arguments that do not read `<<item>>`, without the list.
+    args: Map<String, Value>,
+    /// The parameter given the list, and the list as given.
+    param: String,
+    items: Vec<Value>,
+    /// The parameters that read `<<item>>`/`<<index>>`.
+    deferred: Vec<String>,
+    /// The task's connection parameters (integration commands).
+    connector: Option<Value>,
+    data: Arc<RunData>,
+    plan: Arc<Plan>,
+    tasks: OutputsSnapshot,
+    limits: crate::limits::Limits,
+}
+
+impl PerItem {
+    /// Elements resolved between two yields to the runtime (where a timeout or a Ctrl-C is seen).
+    const CHUNK: usize = 256;
+
+    /// Each element's arguments, resolved and checked as a single call's would be.
+    async fn calls(&self, cancel: &super::Cancel) -> Result<Calls, String> {
+        let no_params = IndexMap::new();
+        let params = match &self.pb.tasks[self.node].input {
+            TaskInput::Params(p) => p,
+            TaskInput::Value(_) => &no_params,
+        };
+        let mut out = Vec::with_capacity(self.items.len());
+        for (i, item) in self.items.iter().enumerate() {
+            if i % Self::CHUNK == Self::CHUNK - 1 {
+                tokio::task::yield_now().await;
+                if cancel.is_cancelled() {
+                    return Err(format!(
+                        "the run was cancelled (Ctrl-C) while its batch was being prepared ({i} of {} elements)",
+                        self.items.len()
+                    ));
+                }
+            }
+            out.push(self.element(params, i, item)?);
+        }
+        Ok(Calls::Each(out))
+    }
+
+    fn element(
+        &self,
+        params: &IndexMap<String, crate::model::Param>,
+        i: usize,
+        item: &Value,
+    ) -> Result<Map<String, Value>, String> {
+        let ctx = Scopes {
+            data: &self.data,
+            plan: &self.plan,
+            tasks: &self.tasks,
+            budget: crate::jsonpath::Budget::of(&self.limits),
+            item: Some(item),
+            index: Some(json!(i)),
+            connector: self.connector.as_ref(),
+        };
+        let mut a = self.args.clone();
+        for k in &self.deferred {
+            if let Some(p) = params.get(k) {
+                let v = ctx
+                    .param(&self.cmd, k, &p.value)
+                    .map_err(|e| format!("parameter `{k}` (item {i}): {e}"))?;
+                a.insert(k.clone(), v);
+            }
+        }
+        a.insert(self.param.clone(), item.clone());
+        match build_calls(&self.cmd, a, self.limits.batch_size)
+            .map_err(|m| format!("item {i}: {m}"))?
+        {
+            Calls::One(one) => Ok(one),
+            Calls::Batch { .. } | Calls::Each(_) => {
+                Err(format!("item {i}: a batch element is itself a list"))
+            }
+        }
+    }
+}
+
 enum Work {
     /// Shared with a batch's worker tasks.
     Command(Arc<Command>, Arc<Calls>),
+    /// A batch whose inputs read `<<item>>`/`<<index>>`: its calls are built when it runs.
+    PerItem(Box<PerItem>),
     /// The input, then each step: command, its `with:` arguments, its connection.
     Transform(Value, Vec<(Arc<Command>, Map<String, Value>, Connector)>),
 }
@@ -126,14 +217,22 @@ struct Finished {
     output: OutputModel,
     retries: u32,
     duration: Duration,
+    /// Bytes the output adds to the printed run document (`document-size`).
+    printed: u64,
 }
 
 impl Finished {
     /// A job whose command panicked (a bug): its task fails, and the run goes on.
     fn crashed(node: usize, display: &str, cause: &str) -> Finished {
+        Finished::at_once(node, invoke::internal_error(display, cause))
+    }
+
+    /// A task that ends without running its command (a problem found before it could run).
+    fn at_once(node: usize, output: OutputModel) -> Finished {
         Finished {
+            printed: printed_size(&output, u64::MAX),
             node,
-            output: invoke::internal_error(display, cause),
+            output,
             retries: 0,
             duration: Duration::ZERO,
         }
@@ -145,7 +244,7 @@ pub struct Engine {
     plan: Arc<Plan>,
     registry: Arc<Registry>,
     services: Arc<Services>,
-    data: RunData,
+    data: Arc<RunData>,
     progress: Progress,
     nodes: Vec<NodeState>,
     edges: Vec<EdgeState>,
@@ -157,6 +256,8 @@ pub struct Engine {
     cancelled: bool,
     /// Which task each running tokio task belongs to (to report a command that panicked).
     job_nodes: HashMap<tokio::task::Id, usize>,
+    /// Bytes the task outputs take in the printed run document (`document-size`).
+    printed: u64,
 }
 
 impl Engine {
@@ -171,7 +272,7 @@ impl Engine {
         let n = plan.ids.len();
         let node = NodeState {
             status: TaskStatus::NotRun,
-            output: Value::Null,
+            output: Arc::new(Value::Null),
             runs: 0,
             retries: 0,
             duration_ms: 0,
@@ -182,6 +283,7 @@ impl Engine {
             failed_continue: false,
             loops: 0,
             branch: None,
+            printed: 0,
         };
         Engine {
             nodes: vec![node; n],
@@ -190,13 +292,14 @@ impl Engine {
             plan,
             registry,
             services,
-            data,
+            data: Arc::new(data),
             progress,
             ready: VecDeque::new(),
             done: VecDeque::new(),
             deferred: HashMap::new(),
             cancelled: false,
             job_nodes: HashMap::new(),
+            printed: 0,
         }
     }
 
@@ -270,6 +373,19 @@ impl Engine {
         &self.pb.tasks[n]
     }
 
+    /// The template scopes of the run as it stands; `connector`: the task's connection.
+    fn scopes<'a>(&'a self, connector: Option<&'a Value>) -> Scopes<'a> {
+        Scopes {
+            data: &self.data,
+            plan: &self.plan,
+            tasks: &self.nodes,
+            budget: crate::jsonpath::Budget::of(&self.services.limits),
+            item: None,
+            index: None,
+            connector,
+        }
+    }
+
     /// Resolves the task's inputs and spawns its command (or finishes it at once on a problem).
     fn start(&mut self, n: usize, jobs: &mut JoinSet<Finished>) {
         self.nodes[n].running += 1;
@@ -285,19 +401,9 @@ impl Engine {
         );
         match self.prepare(task, n) {
             Ok(job) => {
-                if self.services.trace.enabled() {
-                    let inputs = match &job.work {
-                        Work::Command(_, calls) => match &**calls {
-                            Calls::One(a) => Value::Object(a.clone()),
-                            batch => Value::Array(
-                                (0..batch.len())
-                                    .map(|i| Value::Object(batch.element(i)))
-                                    .collect(),
-                            ),
-                        },
-                        Work::Transform(v, _) => v.clone(),
-                    };
-                    self.services.trace.emit("task_started", json!({"task": job.task_id, "command": job.display, "inputs": inputs, "depth": self.services.depth}));
+                // A per-item batch says so once its elements are built (in `execute`).
+                if !matches!(job.work, Work::PerItem(_)) {
+                    trace_started(&job, &self.services);
                 }
                 if !self.ready.is_empty() {
                     let handle = jobs.spawn(execute(job, self.services.clone()));
@@ -326,12 +432,10 @@ impl Engine {
                         .push_back(Finished::crashed(n, &display, "it panicked")),
                 }
             }
-            Err((display, message)) => self.done.push_back(Finished {
-                node: n,
-                output: invoke::task_failure(&display, message),
-                retries: 0,
-                duration: Duration::ZERO,
-            }),
+            Err((display, message)) => self.done.push_back(Finished::at_once(
+                n,
+                invoke::task_failure(&display, message),
+            )),
         }
     }
 
@@ -348,12 +452,7 @@ impl Engine {
 
     fn prepare(&self, task: &Task, n: usize) -> Result<Job, (String, String)> {
         let id = task.id.value.clone();
-        let ctx = Scopes {
-            engine: self,
-            item: None,
-            index: None,
-            connector: None,
-        };
+        let ctx = self.scopes(None);
         let mut job_connector = None;
         let work = match (&task.kind.value, &task.input) {
             (TaskKind::Transform, TaskInput::Value(v)) => {
@@ -405,12 +504,7 @@ impl Engine {
                     &id,
                 )?;
                 let connector_params = job_connector.as_ref().map(|c| c.params.clone());
-                let ctx = Scopes {
-                    engine: self,
-                    item: None,
-                    index: None,
-                    connector: connector_params.as_ref(),
-                };
+                let ctx = self.scopes(connector_params.as_ref());
                 let no_params = IndexMap::new();
                 let params = match input {
                     TaskInput::Params(p) => p,
@@ -441,77 +535,72 @@ impl Engine {
                 } else {
                     std::mem::take(&mut args)
                 };
-                let mut calls =
+                let calls =
                     build_calls_deferring(&cmd, first, self.services.limits.batch_size, &deferred)
                         .map_err(|m| (display.clone(), m))?;
-                if uses_item {
-                    let Calls::Batch {
-                        items: list,
-                        param: batch_param,
-                        ..
-                    } = &calls
-                    else {
-                        return Err((display, "`<<item>>`/`<<index>>` is used, but no parameter received a list, so there is no batch".into()));
-                    };
-                    // The list as given (the batch holds it coerced): `<<item>>` reads it so.
-                    let items: Vec<Value> = match args.get(batch_param) {
-                        Some(Value::Array(a)) => a.clone(),
-                        _ => Vec::new(),
-                    };
-                    let mut out = Vec::with_capacity(list.len());
-                    for (i, item) in items.iter().enumerate() {
-                        let ictx = Scopes {
-                            engine: self,
-                            item: Some(item),
-                            index: Some(json!(i)),
-                            connector: connector_params.as_ref(),
-                        };
-                        let mut a = args.clone();
-                        for (k, p) in params {
-                            if deferred.contains(&k.as_str()) {
-                                let v = ictx.param(&cmd, k, &p.value).map_err(|e| {
-                                    (display.clone(), format!("parameter `{k}` (item {i}): {e}"))
-                                })?;
-                                a.insert(k.clone(), v);
-                            }
-                        }
-                        a.insert(batch_param.clone(), item.clone());
-                        match build_calls(&cmd, a, self.services.limits.batch_size)
-                            .map_err(|m| (display.clone(), format!("item {i}: {m}")))?
-                        {
-                            Calls::One(one) => out.push(one),
-                            Calls::Batch { .. } | Calls::Each(_) => {
-                                return Err((
-                                    display,
-                                    format!("item {i}: a batch element is itself a list"),
-                                ))
-                            }
-                        }
-                    }
-                    calls = Calls::Each(out);
-                }
                 if task.kind.value == TaskKind::Conditional
                     && !cmd.spec.has_feature(Feature::Conditional)
                 {
                     return Err((display, format!("`{}` cannot be used in a conditional task (it lacks the conditional feature)", cmd.spec.name)));
                 }
+                if uses_item {
+                    let Calls::Batch {
+                        param: batch_param, ..
+                    } = calls
+                    else {
+                        return Err((display, "`<<item>>`/`<<index>>` is used, but no parameter received a list, so there is no batch".into()));
+                    };
+                    // The list as given (the batch holds it coerced): `<<item>>` reads it so.
+                    let items = match args.remove(&batch_param) {
+                        Some(Value::Array(a)) => a,
+                        _ => Vec::new(),
+                    };
+                    return Ok(self.job(
+                        task,
+                        id,
+                        n,
+                        Work::PerItem(Box::new(PerItem {
+                            cmd,
+                            pb: self.pb.clone(),
+                            node: n,
+                            args,
+                            param: batch_param,
+                            items,
+                            deferred: deferred.iter().map(|k| k.to_string()).collect(),
+                            connector: connector_params,
+                            data: self.data.clone(),
+                            plan: self.plan.clone(),
+                            tasks: self
+                                .nodes
+                                .iter()
+                                .map(|st| (st.status, st.output.clone()))
+                                .collect(),
+                            limits: self.services.limits,
+                        })),
+                        job_connector,
+                    ));
+                }
                 Work::Command(cmd, Arc::new(calls))
             }
         };
+        Ok(self.job(task, id, n, work, job_connector))
+    }
+
+    fn job(&self, task: &Task, id: String, n: usize, work: Work, connector: Connector) -> Job {
         let display = match &work {
             Work::Command(c, _) => c.spec.display.clone(),
+            Work::PerItem(b) => b.cmd.spec.display.clone(),
             Work::Transform(..) => "Transform".to_owned(),
         };
-        let _ = n;
-        Ok(Job {
+        Job {
             node: n,
             task_id: id,
             display,
             work,
-            connector: job_connector,
+            connector,
             retry: task.retry.clone(),
             timeout: task.timeout,
-        })
+        }
     }
 
     /// The connection an integration command runs with (`None` for other commands).
@@ -541,7 +630,7 @@ impl Engine {
         let n = f.node;
         let pb = self.pb.clone();
         let task = &pb.tasks[n];
-        let mut out = f.output;
+        let mut out = self.within_document_size(n, f.output, f.printed);
         let st = &mut self.nodes[n];
         st.running -= 1;
         st.runs += 1;
@@ -608,7 +697,7 @@ impl Engine {
         self.progress
             .finished(&task.id.value, &out, f.duration, chosen.as_deref());
         let st = &mut self.nodes[n];
-        st.output = output_json(out, st.runs, st.retries, st.duration_ms);
+        st.output = Arc::new(output_json(out, st.runs, st.retries, st.duration_ms));
         if !(failed && task.on_error == OnError::Stop) {
             let fires: Vec<usize> = self.plan.succs[n]
                 .iter()
@@ -630,6 +719,38 @@ impl Engine {
         if !loops_back {
             self.try_settle(n);
         }
+    }
+
+    /// `out`, or a failure naming the `document-size` limit when keeping it would make the run
+    /// document larger than that. A task run again (in a loop) gives back what its last output
+    /// took.
+    fn within_document_size(&mut self, n: usize, out: OutputModel, printed: u64) -> OutputModel {
+        let limit = self.services.limits.document_size;
+        let others = self.printed - self.nodes[n].printed;
+        let (out, printed) = if others.saturating_add(printed) <= limit {
+            (out, printed)
+        } else {
+            let display = match &self.task(n).command {
+                Some(c) => self
+                    .registry
+                    .get(&c.value)
+                    .map_or(c.value.as_str(), |c| &c.spec.display),
+                None => "Transform",
+            };
+            let failure = invoke::task_failure(
+                display,
+                format!(
+                    "its output would make the run document larger than {}, the document-size limit ({})",
+                    crate::limits::bytes_text(limit),
+                    crate::limits::raise_hint("document-size")
+                ),
+            );
+            let printed = printed_size(&failure, u64::MAX);
+            (failure, printed)
+        };
+        self.printed = others + printed;
+        self.nodes[n].printed = printed;
+        out
     }
 
     fn fire(&mut self, e: usize) {
@@ -769,19 +890,35 @@ impl Engine {
         if self.cancelled {
             status = Status::Failed;
         }
-        let ctx = Scopes {
-            engine: &self,
-            item: None,
-            index: None,
-            connector: None,
-        };
+        let ctx = self.scopes(None);
         let mut outputs = Map::new();
         let mut output_errors = Vec::new();
+        let mut room = self
+            .services
+            .limits
+            .document_size
+            .saturating_sub(self.printed);
         for (k, (_, v)) in &self.pb.outputs {
             match v.resolve(&ctx) {
-                Ok(x) => {
-                    outputs.insert(k.clone(), x);
-                }
+                // `outputs.NAME` is printed two levels deep.
+                Ok(x) => match crate::limits::measure(
+                    &x,
+                    crate::limits::MeasureAs::Printed { depth: 2 },
+                    room,
+                ) {
+                    Some(size) => {
+                        room -= size;
+                        outputs.insert(k.clone(), x);
+                    }
+                    None => {
+                        output_errors.push(format!(
+                            "output `{k}`: it would make the run document larger than {}, the document-size limit ({}); it is null",
+                            crate::limits::bytes_text(self.services.limits.document_size),
+                            crate::limits::raise_hint("document-size")
+                        ));
+                        outputs.insert(k.clone(), Value::Null);
+                    }
+                },
                 Err(e) => {
                     output_errors.push(format!("output `{k}`: {e}"));
                     outputs.insert(k.clone(), Value::Null);
@@ -805,7 +942,8 @@ impl Engine {
                     }
                     other => other,
                 },
-                output: st.output,
+                // Every job has ended: no snapshot shares the output any more.
+                output: Arc::try_unwrap(st.output).unwrap_or_else(|shared| (*shared).clone()),
                 runs: st.runs,
                 retries: st.retries,
                 duration_ms: st.duration_ms,
@@ -854,9 +992,41 @@ fn output_json(o: OutputModel, runs: u32, retries: u32, duration_ms: u64) -> Val
     Value::Object(m)
 }
 
-/// Template scopes over the engine's state.
+/// The task outputs templates read: the engine's own, or a snapshot of them taken when a
+/// batch task started (its elements' inputs are resolved later, off the coordinator).
+trait TaskOutputs: Sync {
+    fn status(&self, i: usize) -> TaskStatus;
+    /// `Null` until the task has run.
+    fn output(&self, i: usize) -> &Value;
+}
+
+impl TaskOutputs for Vec<NodeState> {
+    fn status(&self, i: usize) -> TaskStatus {
+        self[i].status
+    }
+    fn output(&self, i: usize) -> &Value {
+        &self[i].output
+    }
+}
+
+/// The task outputs as they were at one moment; cheap to take (each output is shared).
+type OutputsSnapshot = Vec<(TaskStatus, Arc<Value>)>;
+
+impl TaskOutputs for OutputsSnapshot {
+    fn status(&self, i: usize) -> TaskStatus {
+        self[i].0
+    }
+    fn output(&self, i: usize) -> &Value {
+        &self[i].1
+    }
+}
+
+/// Template scopes over a run's state.
 struct Scopes<'a> {
-    engine: &'a Engine,
+    data: &'a RunData,
+    plan: &'a Plan,
+    tasks: &'a dyn TaskOutputs,
+    budget: crate::jsonpath::Budget,
     item: Option<&'a Value>,
     index: Option<Value>,
     /// The task's connection parameters (integration commands).
@@ -933,8 +1103,8 @@ impl Scopes<'_> {
     /// task outputs only those it names. Copying every output into every render made a
     /// playbook of N `formatText` tasks cost N² (2,000 tasks: 6.5 s).
     fn data_for(&self, source: &str) -> Map<String, Value> {
-        let e = self.engine;
-        let d = &e.data;
+        let d = self.data;
+        let plan = self.plan;
         let reads = read_set(source);
         let wanted = |name: &str| {
             reads
@@ -955,16 +1125,16 @@ impl Scopes<'_> {
         }
         if wanted("tasks") {
             let output = |i: usize| {
-                let st = &e.nodes[i];
-                (!st.output.is_null()).then(|| (e.plan.ids[i].clone(), st.output.clone()))
+                let out = self.tasks.output(i);
+                (!out.is_null()).then(|| (plan.ids[i].clone(), out.clone()))
             };
             let tasks: Map<String, Value> = match reads.as_ref().and_then(|r| r.tasks.as_ref()) {
                 Some(ids) => ids
                     .iter()
-                    .filter_map(|id| e.plan.index.get(id.as_str()).copied())
+                    .filter_map(|id| plan.index.get(id.as_str()).copied())
                     .filter_map(output)
                     .collect(),
-                None => (0..e.nodes.len()).filter_map(output).collect(),
+                None => (0..plan.ids.len()).filter_map(output).collect(),
             };
             scopes.insert("tasks".into(), Value::Object(tasks));
         }
@@ -979,8 +1149,12 @@ impl Scopes<'_> {
 }
 
 impl Context for Scopes<'_> {
+    fn query_budget(&self) -> crate::jsonpath::Budget {
+        self.budget
+    }
+
     fn scope(&self, s: &Scope) -> Result<&Value, String> {
-        let d = &self.engine.data;
+        let d = self.data;
         match s {
             Scope::Incident => Ok(&d.incident),
             Scope::Event => Ok(&d.event),
@@ -1002,19 +1176,19 @@ impl Context for Scopes<'_> {
                 .as_ref()
                 .ok_or_else(|| "`index` is only available in batch execution".to_owned()),
             Scope::Task { id, field } => {
-                let Some(&i) = self.engine.plan.index.get(id) else {
+                let Some(&i) = self.plan.index.get(id) else {
                     return Err(format!("there is no task `{id}` in this playbook"));
                 };
-                let st = &self.engine.nodes[i];
+                let output = self.tasks.output(i);
                 // A task that has not run has run 0 times and retried 0 times (a loop task may
                 // read its own count to page through results).
                 static ZERO: std::sync::LazyLock<Value> =
                     std::sync::LazyLock::new(|| Value::from(0));
-                if st.output.is_null() && matches!(field.as_deref(), Some("runs" | "retries")) {
+                if output.is_null() && matches!(field.as_deref(), Some("runs" | "retries")) {
                     return Ok(&ZERO);
                 }
-                if st.output.is_null() {
-                    return Err(match st.status {
+                if output.is_null() {
+                    return Err(match self.tasks.status(i) {
                         TaskStatus::Skipped => {
                             format!("task `{id}` was skipped (its branch was not taken)")
                         }
@@ -1023,9 +1197,8 @@ impl Context for Scopes<'_> {
                     });
                 }
                 match field {
-                    None => Ok(&st.output),
-                    Some(f) => st
-                        .output
+                    None => Ok(output),
+                    Some(f) => output
                         .get(f.as_str())
                         .ok_or_else(|| format!("task `{id}` has no `{f}`")),
                 }
@@ -1034,26 +1207,74 @@ impl Context for Scopes<'_> {
     }
 }
 
+/// The trace's `task_started` event, with the inputs of every call.
+fn trace_started(job: &Job, services: &Services) {
+    if !services.trace.enabled() {
+        return;
+    }
+    let inputs = match &job.work {
+        Work::Command(_, calls) => match &**calls {
+            Calls::One(a) => Value::Object(a.clone()),
+            batch => Value::Array(
+                (0..batch.len())
+                    .map(|i| Value::Object(batch.element(i)))
+                    .collect(),
+            ),
+        },
+        Work::PerItem(b) => Value::Array(b.items.clone()),
+        Work::Transform(v, _) => v.clone(),
+    };
+    services.trace.emit("task_started", json!({"task": job.task_id, "command": job.display, "inputs": inputs, "depth": services.depth}));
+}
+
 /// Runs a job with its timeout and retries (task policy, and `__RETRY__` from the command).
-async fn execute(job: Job, services: Arc<Services>) -> Finished {
+/// The timeout bounds the whole task run: building a per-item batch's calls, every attempt
+/// and the waits between them.
+async fn execute(mut job: Job, services: Arc<Services>) -> Finished {
     let started = Instant::now();
+    // A timeout too large to add up (`1e300`) is no deadline.
+    let deadline = job
+        .timeout
+        .and_then(|t| tokio::time::Instant::from_std(started).checked_add(crate::util::seconds(t)));
+    if let Work::PerItem(batch) = &job.work {
+        // `None`: the timeout came first.
+        let built = match deadline {
+            Some(d) => tokio::time::timeout_at(d, batch.calls(&services.cancel))
+                .await
+                .ok(),
+            None => Some(batch.calls(&services.cancel).await),
+        };
+        let output = match built {
+            Some(Ok(calls)) => {
+                job.work = Work::Command(batch.cmd.clone(), Arc::new(calls));
+                trace_started(&job, &services);
+                None
+            }
+            Some(Err(why)) => Some(invoke::task_failure(&job.display, why)),
+            None => Some(timed_out(&job, None)),
+        };
+        if let Some(output) = output {
+            let mut f = Finished::at_once(job.node, output);
+            f.duration = started.elapsed();
+            return f;
+        }
+    }
     let mut retries = 0u32;
     let mut task_retries = 0u32;
     let mut command_retries = 0u32;
     let http_retries = AtomicU32::new(0);
     let output = loop {
         let attempt = attempt(&job, &services, &http_retries);
-        let out = match job.timeout {
-            Some(t) => match tokio::time::timeout(crate::util::seconds(t), attempt).await {
+        let out = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, attempt).await {
                 Ok(o) => o,
-                Err(_) => invoke::task_failure(
-                    &job.display,
-                    format!("task `{}` timed out after {t} s", job.task_id),
-                ),
+                Err(_) => break timed_out(&job, None),
             },
             None => attempt.await,
         };
-        if let Some(delay) = invoke::retry_request(&out, command_retries) {
+        // Only a trusted producer sets `retry` (see `OutputModel::retry`); a returnData that
+        // looks like the marker is data.
+        let (delay, kind, number) = if let Some(request) = &out.retry {
             let limit = services.limits.command_retries;
             if command_retries >= limit {
                 break invoke::task_failure(
@@ -1065,40 +1286,140 @@ async fn execute(job: Job, services: Arc<Services>) -> Finished {
                 );
             }
             command_retries += 1;
-            retries += 1;
-            services.trace.emit("task_retried", json!({"task": job.task_id, "kind": "command", "retry": command_retries, "delay_ms": delay.as_millis() as u64}));
-            tokio::time::sleep(delay).await;
-            continue;
-        }
-        if out.failed() {
-            if let Some(r) = &job.retry {
-                if task_retries < r.attempts {
-                    let secs = r
-                        .delay
-                        .get(task_retries as usize)
-                        .or(r.delay.last())
-                        .copied()
-                        .unwrap_or(0.0);
-                    task_retries += 1;
-                    retries += 1;
-                    let reason = out.error.as_ref().map(|e| e.render());
-                    services.trace.emit("task_retried", json!({"task": job.task_id, "kind": "task", "retry": task_retries, "delay_ms": (secs.clamp(0.0, crate::util::MAX_WAIT_SECONDS) * 1000.0) as u64, "error": reason}));
-                    tokio::time::sleep(Duration::from_secs_f64(
-                        secs.clamp(0.0, crate::util::MAX_WAIT_SECONDS),
-                    ))
-                    .await;
-                    continue;
-                }
+            (
+                request.delay(command_retries - 1),
+                "command",
+                command_retries,
+            )
+        } else if let Some(r) = job
+            .retry
+            .as_ref()
+            .filter(|r| out.failed() && task_retries < r.attempts)
+        {
+            let secs = r
+                .delay
+                .get(task_retries as usize)
+                .or(r.delay.last())
+                .copied()
+                .unwrap_or(0.0);
+            task_retries += 1;
+            let delay = crate::util::seconds(secs.clamp(0.0, crate::util::MAX_WAIT_SECONDS));
+            (delay, "task", task_retries)
+        } else {
+            break out;
+        };
+        retries += 1;
+        let reason = out.error.as_ref().map(|e| e.render());
+        services.trace.emit("task_retried", json!({"task": job.task_id, "kind": kind, "retry": number, "delay_ms": delay.as_millis() as u64, "error": reason}));
+        match wait_to_retry(delay, deadline, &services.cancel).await {
+            Waited::Done => continue,
+            Waited::PastTimeout => break timed_out(&job, Some((number, delay))),
+            Waited::Cancelled => {
+                let last = reason
+                    .map(|r| format!("; its last try: {r}"))
+                    .unwrap_or_default();
+                break invoke::task_failure(
+                    &job.display,
+                    format!(
+                        "the run was cancelled (Ctrl-C) while task `{}` waited to retry{last}",
+                        job.task_id
+                    ),
+                );
             }
         }
-        break out;
     };
+    let (output, printed) = measured(output, &job.display, &services.limits);
     Finished {
         node: job.node,
         output,
         retries: retries + http_retries.load(Ordering::Relaxed),
         duration: started.elapsed(),
+        printed,
     }
+}
+
+/// How a wait before a retry ended.
+enum Waited {
+    Done,
+    /// The retry would start after the task's timeout: the task times out now.
+    PastTimeout,
+    /// Ctrl-C: no new attempt starts.
+    Cancelled,
+}
+
+/// Waits `delay` before a retry, unless the task's deadline comes first or the run is
+/// cancelled (the first Ctrl-C ends the wait at once).
+async fn wait_to_retry(
+    delay: Duration,
+    deadline: Option<tokio::time::Instant>,
+    cancel: &super::Cancel,
+) -> Waited {
+    if cancel.is_cancelled() {
+        return Waited::Cancelled;
+    }
+    let until = tokio::time::Instant::now() + delay;
+    if deadline.is_some_and(|d| until >= d) {
+        return Waited::PastTimeout;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep_until(until) => Waited::Done,
+        _ = cancel.cancelled() => Waited::Cancelled,
+    }
+}
+
+/// The failure of a task that ran out of time, in an attempt or (`retry`: its number and
+/// delay) because its next retry was due after the timeout.
+fn timed_out(job: &Job, retry: Option<(u32, Duration)>) -> OutputModel {
+    let t = job.timeout.unwrap_or_default();
+    let why = match retry {
+        None => String::new(),
+        Some((n, delay)) => format!(
+            ": retry {n} was due {} s later, past the timeout",
+            delay.as_secs_f64()
+        ),
+    };
+    invoke::task_failure(
+        &job.display,
+        format!("task `{}` timed out after {t} s{why}", job.task_id),
+    )
+}
+
+/// `out`, or a failure naming the `output-size` limit when it is larger than that; and the
+/// bytes it adds to the printed run document.
+fn measured(out: OutputModel, display: &str, limits: &crate::limits::Limits) -> (OutputModel, u64) {
+    let printed = printed_size(&out, limits.document_size);
+    // Printed JSON is never shorter than compact JSON: one walk does for most outputs.
+    let fits = printed <= limits.output_size
+        || out
+            .size(crate::limits::MeasureAs::Compact, limits.output_size)
+            .is_some();
+    if fits {
+        return (out, printed);
+    }
+    let failure = invoke::task_failure(
+        display,
+        format!(
+            "its output takes more than {}, the output-size limit ({})",
+            crate::limits::bytes_text(limits.output_size),
+            crate::limits::raise_hint("output-size")
+        ),
+    );
+    let printed = printed_size(&failure, u64::MAX);
+    (failure, printed)
+}
+
+/// Where a task's output sits in the printed run document (`tasks.ID.FIELD`).
+const DOCUMENT_DEPTH: u64 = 3;
+
+/// The bytes `out` adds to the printed run document (past `cap`: more than `cap`).
+fn printed_size(out: &OutputModel, cap: u64) -> u64 {
+    out.size(
+        crate::limits::MeasureAs::Printed {
+            depth: DOCUMENT_DEPTH,
+        },
+        cap,
+    )
+    .unwrap_or(cap.saturating_add(1))
 }
 
 /// One try of a job. HTTP retries made inside commands are added to `http_retries` (kept even
@@ -1111,6 +1432,8 @@ async fn attempt(job: &Job, services: &Services, http_retries: &AtomicU32) -> Ou
             http_retries.fetch_add(r, Ordering::Relaxed);
             out
         }
+        // `execute` builds a per-item batch's calls before the first attempt.
+        Work::PerItem(_) => invoke::internal_error(&job.display, "its batch was not built"),
         Work::Transform(input, steps) => {
             let mut value = input.clone();
             let mut last = OutputModel::success(value.clone());

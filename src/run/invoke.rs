@@ -9,7 +9,6 @@ use crate::model::{CommandImpl, IntegrationFile, Playbook};
 use crate::output::{summary_of, CommandError, OutputModel, Status};
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Shared services for command execution. Cheap to clone: nested runs share everything but
 /// their depth.
@@ -325,6 +324,7 @@ async fn call_once(
             let ctx = UtilityContext {
                 files: &services.files,
                 now: chrono::Utc::now(),
+                query_budget: crate::jsonpath::Budget::of(&services.limits),
             };
             (utility_output(display, f(&Args::new(args), &ctx)), 0)
         }
@@ -365,6 +365,8 @@ async fn call_once(
                         files: &services.files,
                         clients: &services.clients,
                         max_response_bytes: services.limits.response_size,
+                        query_budget: crate::jsonpath::Budget::of(&services.limits),
+                        max_output_bytes: services.limits.output_size,
                         max_batch: services.limits.batch_size,
                         trace: &services.trace,
                         task_id,
@@ -449,6 +451,7 @@ fn run_nested(
         let registry = child.registry.clone();
         // Nested runs show no progress of their own (their task's line stands for them).
         let progress = super::Progress::default();
+        let asks_for_retry = output_model_fields && writes_retry_marker(&pb);
         let r = super::engine::Engine::new(
             pb,
             Arc::new(plan),
@@ -459,8 +462,31 @@ fn run_nested(
         )
         .run()
         .await;
-        (nested_output(&display, r, output_model_fields), 0)
+        let mut out = nested_output(&display, r, output_model_fields);
+        if asks_for_retry && !out.failed() {
+            out.retry = crate::output::RetryRequest::from_marker(&out.return_data);
+        }
+        (out, 0)
     })
+}
+
+/// Whether a `tasks:` command's `outputs.returnData` is the seed's retry marker written in the
+/// YAML itself (`returnData: { __ACTION__: __RETRY__, __DELAY__: [5] }`): only then may the
+/// command ask to be run again. A returnData taken from data (`<<tasks.x.returnData>>`) that
+/// happens to look like the marker is data.
+fn writes_retry_marker(body: &Playbook) -> bool {
+    use crate::model::TKind;
+    let Some((_, v)) = body.outputs.get("returnData") else {
+        return false;
+    };
+    match &v.kind {
+        TKind::Literal(marker) => crate::output::RetryRequest::from_marker(marker).is_some(),
+        TKind::Map(m) => m
+            .get("__ACTION__")
+            .and_then(|(_, a)| a.as_literal())
+            .is_some_and(|a| a == "__RETRY__"),
+        _ => false,
+    }
 }
 
 /// A nested run's result as an output model. A playbook's `outputs:` become returnData (and
@@ -518,6 +544,7 @@ fn nested_output(display: &str, r: super::RunResult, output_model_fields: bool) 
                 }),
             },
             passdown: get("passdown"),
+            retry: None,
         }
     } else {
         OutputModel {
@@ -528,6 +555,7 @@ fn nested_output(display: &str, r: super::RunResult, output_model_fields: bool) 
             return_data: outputs,
             error: None,
             passdown: Value::Null,
+            retry: None,
         }
     };
     if out.error.is_none() {
@@ -548,7 +576,11 @@ pub async fn call(
     services: &Services,
 ) -> (OutputModel, u32) {
     if let Calls::One(args) = &**calls {
-        if let Some(out) = services.mocks.next(task_id, &cmd.spec.name, &cmd.spec) {
+        let budget = crate::jsonpath::Budget::of(&services.limits);
+        if let Some(out) = services
+            .mocks
+            .next(task_id, &cmd.spec.name, &cmd.spec, budget)
+        {
             return (out, 0);
         }
         return call_once(cmd, task_id, args.clone(), conn, services).await;
@@ -571,6 +603,8 @@ pub async fn call(
         next: std::sync::Mutex::new(0),
         finished: std::sync::Mutex::new(Finished {
             count: 0,
+            bytes: 0,
+            over: false,
             slots: std::iter::repeat_with(|| None).take(total).collect(),
         }),
         dropped: std::sync::atomic::AtomicBool::new(false),
@@ -581,30 +615,52 @@ pub async fn call(
         workers.spawn(shared.clone().work());
     }
     while workers.join_next().await.is_some() {}
-    let slots = std::mem::take(
-        &mut shared
-            .finished
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .slots,
-    );
-    // Element panics are caught inside the workers; should a worker itself stop (a bug), its
-    // elements fail by name rather than vanish and shift the others' outputs.
+    let (slots, count, over) = {
+        let mut f = shared.finished.lock().unwrap_or_else(|e| e.into_inner());
+        (std::mem::take(&mut f.slots), f.count, f.over)
+    };
+    let display = &cmd.spec.display;
     let mut retries = 0;
+    if over {
+        // What the elements returned so far is dropped with the slots: the task fails.
+        for (_, r) in slots.into_iter().flatten() {
+            retries += r;
+        }
+        let limit = services.limits.output_size;
+        let msg = format!(
+            "the outputs of its elements took more than {}, the output-size limit, after {count} of {total} elements; no further element was started ({})",
+            crate::limits::bytes_text(limit),
+            crate::limits::raise_hint("output-size")
+        );
+        return (task_failure(display, msg), retries);
+    }
+    // Elements never handed out were left by a Ctrl-C. Element panics are caught inside the
+    // workers; should a worker itself stop (a bug), its elements fail by name rather than
+    // vanish and shift the others' outputs.
+    let cancelled = services.cancel.is_cancelled();
     let outs = slots
         .into_iter()
         .map(|slot| {
-            let (out, r) = slot.unwrap_or_else(|| {
-                (
-                    internal_error(&cmd.spec.display, "its batch worker stopped"),
-                    0,
-                )
+            let (out, r) = slot.unwrap_or_else(|| match cancelled {
+                true => (not_started(display), 0),
+                false => (internal_error(display, "its batch worker stopped"), 0),
             });
             retries += r;
             out
         })
         .collect();
-    (aggregate(&cmd.spec.display, outs), retries)
+    (aggregate(display, outs), retries)
+}
+
+/// Why a batch element has no output of its own: the run was cancelled before it started.
+const NOT_STARTED: &str = "not started: the run was cancelled (Ctrl-C)";
+
+/// The output of a batch element left unstarted by a Ctrl-C: a failure whose returnData says
+/// `Cancelled`, as the tasks that never ran are.
+fn not_started(display: &str) -> OutputModel {
+    let mut out = OutputModel::failure(CommandError::new(display, NOT_STARTED));
+    out.return_data = Value::String("Cancelled".into());
+    out
 }
 
 /// What a batch's workers share.
@@ -628,6 +684,10 @@ struct Batch {
 /// model is ~430 bytes, and a list per worker, merged at the end, held every output twice).
 struct Finished {
     count: usize,
+    /// Bytes (compact JSON) of the outputs in `slots`, against the `output-size` limit.
+    bytes: u64,
+    /// The outputs passed the `output-size` limit: no element starts after that.
+    over: bool,
     slots: Vec<Option<(OutputModel, u32)>>,
 }
 
@@ -650,14 +710,20 @@ impl Batch {
         loop {
             let (i, mocked) = {
                 let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-                if *next >= total || self.dropped.load(std::sync::atomic::Ordering::Relaxed) {
+                // After a Ctrl-C no element starts; those running end on their own.
+                if *next >= total
+                    || self.dropped.load(std::sync::atomic::Ordering::Relaxed)
+                    || self.services.cancel.is_cancelled()
+                {
                     return;
                 }
                 *next += 1;
-                let mock =
-                    self.services
-                        .mocks
-                        .next(&self.task_id, &self.cmd.spec.name, &self.cmd.spec);
+                let mock = self.services.mocks.next(
+                    &self.task_id,
+                    &self.cmd.spec.name,
+                    &self.cmd.spec,
+                    crate::jsonpath::Budget::of(&self.services.limits),
+                );
                 (*next - 1, mock)
             };
             let out = match mocked {
@@ -679,7 +745,20 @@ impl Batch {
                         })
                 }
             };
+            // Measured before the lock is taken: a large output costs its walk on this worker.
+            let limit = self.services.limits.output_size;
+            let size = out.0.size(crate::limits::MeasureAs::Compact, limit);
             let mut finished = self.finished.lock().unwrap_or_else(|e| e.into_inner());
+            finished.bytes = finished.bytes.saturating_add(size.unwrap_or(u64::MAX));
+            let out = if finished.bytes > limit {
+                // Over the limit: this output is not kept (its retries are), the workers stop.
+                finished.over = true;
+                self.dropped
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                (OutputModel::default(), out.1)
+            } else {
+                out
+            };
             if let Some(slot) = finished.slots.get_mut(i) {
                 *slot = Some(out);
             }
@@ -739,8 +818,18 @@ pub fn aggregate(display: &str, outs: Vec<OutputModel>) -> OutputModel {
         Status::Successful
     };
     let mut result = format!("{} of {total} items succeeded", total - failed.len());
-    for (i, e) in &failed {
+    // Elements a Ctrl-C left unstarted are counted on one line, not listed one by one.
+    let unstarted = failed
+        .iter()
+        .filter(|(_, e)| e.message == NOT_STARTED)
+        .count();
+    for (i, e) in failed.iter().filter(|(_, e)| e.message != NOT_STARTED) {
         result.push_str(&format!("\nitem {i}: {}", e.render()));
+    }
+    if unstarted > 0 {
+        result.push_str(&format!(
+            "\n{unstarted} items not started: the run was cancelled (Ctrl-C)"
+        ));
     }
     OutputModel {
         status,
@@ -750,28 +839,8 @@ pub fn aggregate(display: &str, outs: Vec<OutputModel>) -> OutputModel {
         raw_data: Value::Array(raw_data),
         error,
         passdown,
+        retry: None,
     }
-}
-
-/// The seed's retry request: returnData `{"__ACTION__": "__RETRY__", "__DELAY__": [10, 20]}`.
-/// Returns the delay before retry number `retry` (0-based), the last delay repeating.
-pub fn retry_request(out: &OutputModel, retry: u32) -> Option<Duration> {
-    let obj = out.return_data.as_object()?;
-    if obj.get("__ACTION__")?.as_str()? != "__RETRY__" {
-        return None;
-    }
-    let secs = match obj.get("__DELAY__") {
-        Some(Value::Array(d)) if !d.is_empty() => d
-            .get(retry as usize)
-            .or(d.last())
-            .and_then(Value::as_f64)
-            .unwrap_or(0.0),
-        Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
-        _ => 0.0,
-    };
-    Some(Duration::from_secs_f64(
-        secs.clamp(0.0, crate::util::MAX_WAIT_SECONDS),
-    ))
 }
 
 /// A summary value for a failed output of a task-level problem (bad arguments, timeouts).

@@ -71,8 +71,15 @@ impl Mocks {
         self.entries.contains_key(task_id) || self.entries.contains_key(command)
     }
 
-    /// The next mocked output for this task (by id first, then by command name).
-    pub fn next(&self, task_id: &str, command: &str, spec: &CommandSpec) -> Option<OutputModel> {
+    /// The next mocked output for this task (by id first, then by command name). Key fields
+    /// are extracted from a mocked rawData within `budget`.
+    pub fn next(
+        &self,
+        task_id: &str,
+        command: &str,
+        spec: &CommandSpec,
+        budget: crate::jsonpath::Budget,
+    ) -> Option<OutputModel> {
         let key = if self.entries.contains_key(task_id) {
             task_id
         } else {
@@ -86,11 +93,11 @@ impl Mocks {
             *c - 1
         };
         let v = list.get(n).or(list.last())?;
-        Some(to_output(v, spec))
+        Some(to_output(v, spec, budget))
     }
 }
 
-fn to_output(v: &Value, spec: &CommandSpec) -> OutputModel {
+fn to_output(v: &Value, spec: &CommandSpec, budget: crate::jsonpath::Budget) -> OutputModel {
     let o = v.as_object().cloned().unwrap_or_default();
     let error = o
         .get("error")
@@ -127,8 +134,13 @@ fn to_output(v: &Value, spec: &CommandSpec) -> OutputModel {
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    for (k, v) in crate::output::extract_key_fields(&spec.key_fields, &raw_data) {
-        key_fields.entry(k).or_insert(v);
+    match crate::output::extract_key_fields(&spec.key_fields, &raw_data, budget) {
+        Ok(found) => {
+            for (k, v) in found {
+                key_fields.entry(k).or_insert(v);
+            }
+        }
+        Err(e) => return OutputModel::failure(CommandError::new(&spec.display, e)),
     }
     // A command fails exactly when `error` is set (a "Failed" returnData alone is no failure).
     let status = match o.get("status").and_then(Value::as_str) {
@@ -138,6 +150,9 @@ fn to_output(v: &Value, spec: &CommandSpec) -> OutputModel {
     };
     OutputModel {
         status,
+        // The mock file is the tester's own: a returnData written as the seed's marker stands
+        // for a command asking to be run again.
+        retry: crate::output::RetryRequest::from_marker(&return_data),
         result: o.get("result").cloned().unwrap_or_else(|| match &error {
             Some(e) => Value::String(e.render()),
             None => crate::output::summary_of(&return_data),

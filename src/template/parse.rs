@@ -1,7 +1,6 @@
 //! Lexing and parsing of `<<expr>>` inside a string, into `Template` parts with byte offsets.
 
 use super::path::{Path, Seg};
-use serde_json_path::JsonPath;
 use std::sync::Arc;
 
 /// Fields of a task's output readable as `tasks.ID.FIELD`.
@@ -305,7 +304,7 @@ pub(crate) fn parse_expr(body: &str) -> Result<(Scope, Path), TemplateError> {
     Ok((scope, path))
 }
 
-type Query = Option<(Arc<JsonPath>, String)>;
+type Query = Option<(Arc<crate::jsonpath::Query>, String)>;
 
 /// Splits a path into leading plain segments and the JSONPath query that follows (if any).
 fn split_path(s: &str) -> Result<(Vec<Seg>, Query), TemplateError> {

@@ -1,8 +1,8 @@
 //! Paths after a scope: a prefix of plain keys/indexes navigated directly (fast, singular), then
 //! optionally an RFC 9535 JSONPath query (wildcards, filters, slices) that always yields an array.
 
+use crate::jsonpath::{Budget, Exceeded, Query};
 use serde_json::Value;
-use serde_json_path::JsonPath;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +32,7 @@ pub(crate) fn is_plain_name(k: &str) -> bool {
 pub struct Path {
     pub prefix: Vec<Seg>,
     /// The JSONPath applied after the prefix; its source text (starting with `$`) is kept for display.
-    pub query: Option<(Arc<JsonPath>, String)>,
+    pub query: Option<(Arc<Query>, String)>,
 }
 
 impl PartialEq for Path {
@@ -70,7 +70,8 @@ impl Path {
         }
     }
 
-    pub fn apply<'a>(&self, root: &'a Value) -> Found<'a> {
+    /// Follows the path from `root`; a query selects within `budget`.
+    pub fn apply<'a>(&self, root: &'a Value, budget: Budget) -> Result<Found<'a>, Exceeded> {
         let mut cur = root;
         for (i, seg) in self.prefix.iter().enumerate() {
             let next = match (seg, cur) {
@@ -83,13 +84,13 @@ impl Path {
             };
             match next {
                 Some(v) => cur = v,
-                None if self.query.is_some() => return Found::Many(Vec::new()),
-                None => return Found::Missing(i),
+                None if self.query.is_some() => return Ok(Found::Many(Vec::new())),
+                None => return Ok(Found::Missing(i)),
             }
         }
         match &self.query {
-            None => Found::One(cur),
-            Some((q, _)) => Found::Many(q.query(cur).all()),
+            None => Ok(Found::One(cur)),
+            Some((q, _)) => q.select(cur, budget).map(Found::Many),
         }
     }
 }

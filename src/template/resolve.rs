@@ -11,6 +11,11 @@ pub trait Context {
     /// The value a scope starts at: for `tasks.ID.FIELD` that field of the task's output,
     /// for `tasks.ID` the whole output. `Err` explains why it is not available.
     fn scope(&self, scope: &Scope) -> Result<&Value, String>;
+
+    /// How much a JSONPath in a reference may select and copy (the run's limits).
+    fn query_budget(&self) -> crate::jsonpath::Budget {
+        crate::jsonpath::Budget::default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,9 +37,17 @@ pub fn resolve_expr(e: &Expr, ctx: &dyn Context) -> Result<Value, ResolveError> 
         expr: e.display(),
         message,
     })?;
-    match e.path.apply(root) {
+    let budget = ctx.query_budget();
+    let too_much = |x: crate::jsonpath::Exceeded| ResolveError {
+        expr: e.display(),
+        message: x.to_string(),
+    };
+    match e.path.apply(root, budget).map_err(too_much)? {
         Found::One(v) => Ok(v.clone()),
-        Found::Many(vs) => Ok(Value::Array(vs.into_iter().cloned().collect())),
+        Found::Many(vs) => {
+            crate::jsonpath::within_bytes(&vs, budget.bytes).map_err(too_much)?;
+            Ok(Value::Array(vs.into_iter().cloned().collect()))
+        }
         Found::Missing(at) => {
             let mut walked = scope_label(&e.scope);
             for s in &e.path.prefix[..at] {

@@ -19,12 +19,37 @@ handlebars_helper!(split_helper: |s: str, sep: str| {
 handlebars_helper!(first_helper: |v: Json| v.as_array().and_then(|a| a.first()).cloned().unwrap_or(Value::Null));
 handlebars_helper!(last_helper: |v: Json| v.as_array().and_then(|a| a.last()).cloned().unwrap_or(Value::Null));
 handlebars_helper!(contains_key_helper: |v: Json, k: str| v.as_object().is_some_and(|o| o.contains_key(k)));
-handlebars_helper!(jsonpath_helper: |v: Json, p: str| {
-    match crate::jsonpath::parse(p) {
-        Ok(q) => Value::Array(q.query(v).all().into_iter().cloned().collect()),
-        Err(_) => Value::Null,
+
+thread_local! {
+    /// The budget of the render in progress on this thread (renders are synchronous), for the
+    /// `jsonpath` helper, which Handlebars calls with no context of ours.
+    static QUERY_BUDGET: std::cell::Cell<crate::jsonpath::Budget> =
+        std::cell::Cell::new(crate::jsonpath::Budget::default());
+}
+
+/// `{{jsonpath VALUE PATH}}`: the values PATH selects (null for a path that does not parse); a
+/// query over the run's limits fails the render.
+struct JsonPathHelper;
+
+impl handlebars::HelperDef for JsonPathHelper {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &handlebars::Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc handlebars::Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<handlebars::ScopedJson<'rc>, handlebars::RenderError> {
+        let value = h.param(0).map(|p| p.value()).unwrap_or(&Value::Null);
+        let path = h.param(1).and_then(|p| p.value().as_str()).unwrap_or("");
+        let Ok(q) = crate::jsonpath::parse(path) else {
+            return Ok(Value::Null.into());
+        };
+        match q.values(value, QUERY_BUDGET.with(|b| b.get())) {
+            Ok(found) => Ok(Value::Array(found).into()),
+            Err(e) => Err(handlebars::RenderErrorReason::Other(format!("jsonpath: {e}")).into()),
+        }
     }
-});
+}
 
 /// Handlebars' own helpers (`Handlebars::new` registers them).
 const BUILTIN_HELPERS: &[&str] = &[
@@ -44,7 +69,7 @@ const OUR_HELPERS: &[(&str, MakeHelper)] = &[
     ("first", || Box::new(first_helper)),
     ("last", || Box::new(last_helper)),
     ("contains_key", || Box::new(contains_key_helper)),
-    ("jsonpath", || Box::new(jsonpath_helper)),
+    ("jsonpath", || Box::new(JsonPathHelper)),
 ];
 
 /// Whether a template may call `name` as a helper (Handlebars' own or ours).
@@ -303,13 +328,44 @@ pub fn render_template_as_written(
             handlebars::RenderError::from(e).reason()
         )
     })?;
-    let mut out = handlebars::StringOutput::new();
+    let budget = ctx.query_budget();
+    let mut out = CappedOutput {
+        text: String::new(),
+        cap: budget.bytes,
+        over: false,
+    };
     let mut rc = RenderContext::new(None);
-    let rendered = template
-        .render(registry(html), &data, &mut rc, &mut out)
-        .and_then(|()| out.into_string().map_err(handlebars::RenderError::from))
-        .map_err(|e| format!("template error: {}", e.reason()));
-    rendered
+    let before = QUERY_BUDGET.with(|b| b.replace(budget));
+    let rendered = template.render(registry(html), &data, &mut rc, &mut out);
+    QUERY_BUDGET.with(|b| b.set(before));
+    match rendered {
+        Ok(()) => Ok(out.text),
+        Err(_) if out.over => Err(format!(
+            "the rendered text takes more than {}, the output-size limit ({})",
+            crate::limits::bytes_text(budget.bytes),
+            crate::limits::raise_hint("output-size")
+        )),
+        Err(e) => Err(format!("template error: {}", e.reason())),
+    }
+}
+
+/// Handlebars' output, refusing to grow past `cap` bytes: `{{#each}}` over a long list can write
+/// a large value once per element (a 40,000-element list and a 1 MB incident: 40 GB).
+struct CappedOutput {
+    text: String,
+    cap: u64,
+    over: bool,
+}
+
+impl handlebars::Output for CappedOutput {
+    fn write(&mut self, seg: &str) -> Result<(), std::io::Error> {
+        if (self.text.len() as u64).saturating_add(seg.len() as u64) > self.cap {
+            self.over = true;
+            return Err(std::io::Error::other("output-size"));
+        }
+        self.text.push_str(seg);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -334,6 +390,35 @@ mod tests {
         scopes.insert("incident".into(), incident.clone());
         scopes.insert("connector".into(), json!({"apikey": "sk-secret"}));
         render_template(&parse_template(src).unwrap(), html, &Ctx(incident), scopes)
+    }
+
+    #[test]
+    fn rendering_stops_at_the_output_size_limit() {
+        struct Small;
+        impl Context for Small {
+            fn scope(&self, _: &Scope) -> Result<&Value, String> {
+                Err("n/a".into())
+            }
+            fn query_budget(&self) -> crate::jsonpath::Budget {
+                crate::jsonpath::Budget {
+                    values: 10,
+                    bytes: 1024,
+                }
+            }
+        }
+        let big = "x".repeat(100);
+        let mut scopes = Map::new();
+        scopes.insert(
+            "incident".into(),
+            json!({ "list": vec![big; 1000], "t": "ok" }),
+        );
+        let t = parse_template("{{#each incident.list}}{{this}}{{/each}}").unwrap();
+        assert_eq!(
+            render_template(&t, false, &Small, scopes.clone()).unwrap_err(),
+            "the rendered text takes more than 1 KiB, the output-size limit (raise it with `--limit output-size=N` if the input is trusted)"
+        );
+        let t = parse_template("{{incident.t}}").unwrap();
+        assert_eq!(render_template(&t, false, &Small, scopes).unwrap(), "ok");
     }
 
     /// The compiled template is shared between renders; the data is not.
