@@ -100,6 +100,7 @@ impl TestHost {
         let ctx = UtilityContext {
             files: &self.files,
             now: chrono::Utc::now(),
+            query_budget: codeless::jsonpath::Budget::default(),
         };
         match &cmd.implementation {
             Implementation::Utility(f) => f(&Args::new(args), &ctx),

@@ -903,6 +903,8 @@ fn base64(bytes: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
 fn json_escaped(secret: &str) -> String {
     let quoted = serde_json::to_string(secret).unwrap_or_default();
     quoted[1..quoted.len() - 1].to_owned()
+}
+
 // ---- engine ---------------------------------------------------------------------------------
 
 /// Reads choices from the fuzzer's bytes; past their end every choice is the first option.

@@ -3,7 +3,7 @@
 
 use super::config::PythonLimits;
 use super::PythonError;
-use crate::output::{CommandError, OutputModel, Status};
+use crate::output::{CommandError, OutputModel, RetryRequest, Status};
 use crate::secrets::Secrets;
 use serde::Deserialize;
 use serde_json::Value;
@@ -48,6 +48,15 @@ pub struct PythonOutcome {
     pub retry: Option<Vec<f64>>,
 }
 
+impl PythonOutcome {
+    /// An outcome whose output model carries the retry request too, as the engine reads it
+    /// (`OutputModel::retry`, set only by trusted producers such as this one).
+    fn new(mut output: OutputModel, retry: Option<Vec<f64>>) -> PythonOutcome {
+        output.retry = retry.clone().map(|delays| RetryRequest { delays });
+        PythonOutcome { output, retry }
+    }
+}
+
 impl Done {
     /// The outcome, or the error the script's failure amounts to. Error texts are masked.
     pub(super) fn into_outcome(
@@ -58,15 +67,12 @@ impl Done {
     ) -> Result<PythonOutcome, PythonError> {
         match self.kind.as_str() {
             "model" => Ok(self.model(display, secrets)),
-            "value" => Ok(PythonOutcome {
-                retry: retry_request(&self.value),
-                output: OutputModel::success(self.value),
-            }),
+            "value" => {
+                let retry = retry_request(&self.value);
+                Ok(PythonOutcome::new(OutputModel::success(self.value), retry))
+            }
             "output" => serde_json::from_value::<OutputModel>(self.output)
-                .map(|output| PythonOutcome {
-                    output,
-                    retry: None,
-                })
+                .map(|output| PythonOutcome::new(output, None))
                 .map_err(|e| {
                     PythonError::Script(format!(
                         "the command returned an output model that is not one: {e}"
@@ -96,9 +102,9 @@ impl Done {
             Value::String(s) if s.is_empty() => Value::Null,
             other => other,
         };
-        PythonOutcome {
-            retry: retry_request(&self.return_data),
-            output: OutputModel {
+        let retry = retry_request(&self.return_data);
+        PythonOutcome::new(
+            OutputModel {
                 status,
                 return_data: self.return_data,
                 result: self.result,
@@ -106,8 +112,10 @@ impl Done {
                 raw_data: self.raw_data,
                 error,
                 passdown,
+                retry: None,
             },
-        }
+            retry,
+        )
     }
 
     fn failure(self, secrets: &Secrets, limits: &PythonLimits) -> PythonError {
