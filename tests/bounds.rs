@@ -20,6 +20,10 @@ fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 fn start(dir: &Path, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_codeless"))
+        .env(
+            "XDG_DATA_HOME",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg"),
+        )
         .args(args)
         .current_dir(dir)
         .stdout(Stdio::piped())

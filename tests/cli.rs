@@ -5,6 +5,10 @@ use std::process::{Command, Output};
 
 fn codeless(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_codeless"))
+        .env(
+            "XDG_DATA_HOME",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg"),
+        )
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -409,6 +413,10 @@ fn ctrl_c_lets_running_tasks_end_and_still_reports() {
     )
     .unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_codeless"))
+        .env(
+            "XDG_DATA_HOME",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg"),
+        )
         .args(["run", pb.to_str().unwrap(), "-q"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

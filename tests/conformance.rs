@@ -12,6 +12,10 @@ const SECRETS: &[&str] = &[
 
 fn codeless(args: &[&str]) -> Output {
     let o = Command::new(env!("CARGO_BIN_EXE_codeless"))
+        .env(
+            "XDG_DATA_HOME",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg"),
+        )
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()

@@ -707,6 +707,10 @@ async fn peak_memory_refusing(fault: Fault, extra_args: &[&str], refusal: &str) 
     .unwrap();
     let trace = d.join("t.jsonl");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_codeless"))
+        .env(
+            "XDG_DATA_HOME",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg"),
+        )
         .args(extra_args)
         .arg("run")
         .arg(d.join("p.yaml"))

@@ -35,9 +35,12 @@ async fn run(playbook: &str, connections: &str, extra: &[(&str, &str)]) -> Value
         inputs: json!({}),
         ..RunData::default()
     };
-    run_in_workspace(&ws, pb, data, RunOptions::default())
-        .await
-        .1
+    // Files the commands store go under the target dir, not the user's data directory.
+    let options = RunOptions {
+        files: codeless::files::FileStore::new(concat!(env!("CARGO_TARGET_TMPDIR"), "/files")),
+        ..RunOptions::default()
+    };
+    run_in_workspace(&ws, pb, data, options).await.1
 }
 
 fn conn(url: &str, extra: &str) -> String {

@@ -13,7 +13,12 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn codeless() -> Command {
     let mut c = Command::new(BIN);
-    c.current_dir(ROOT);
+    // Files stored by a test go under the target dir, not the user's data directory; tests
+    // of the default location set their own.
+    c.current_dir(ROOT).env(
+        "XDG_DATA_HOME",
+        concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg"),
+    );
     c
 }
 

@@ -194,6 +194,10 @@ fn scan(what: &str, text: &str) {
 /// Runs the binary with the secrets in its environment; scans stdout, stderr and the trace.
 fn codeless(what: &str, args: &[&str], trace: Option<&Path>) -> Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_codeless"));
+    cmd.env(
+        "XDG_DATA_HOME",
+        concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg"),
+    );
     cmd.args(args).current_dir(ROOT).env(EMPTY_VAR, "");
     for (var, value) in SECRETS {
         cmd.env(var, value);
@@ -1052,6 +1056,10 @@ fn a_sensitive_value_shorter_than_four_characters_is_refused() {
     let dir = write_files(&[("c.yaml", conns)]);
     for (conn, param) in [("short", "bearertoken"), ("read", "tenant")] {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_codeless"))
+            .env(
+                "XDG_DATA_HOME",
+                concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg"),
+            )
             .args([
                 "command",
                 "RESTAPICallback.SendRequest",

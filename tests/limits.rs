@@ -8,6 +8,10 @@ use std::process::{Command, Output};
 
 fn codeless(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_codeless"))
+        .env(
+            "XDG_DATA_HOME",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg"),
+        )
         .args(args)
         .current_dir(dir)
         .output()

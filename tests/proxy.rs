@@ -50,6 +50,10 @@ fn an_http_proxy_from_the_environment_carries_plain_http_requests() {
     .expect("the connections");
     let (addr, seen) = proxy();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_codeless"));
+    cmd.env(
+        "XDG_DATA_HOME",
+        concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg"),
+    );
     for var in codeless::http::PROXY_VARIABLES
         .iter()
         .chain(&["NO_PROXY", "no_proxy"])
