@@ -485,11 +485,24 @@ fn parse_value(s: &str, bytes: bool) -> Result<u64, String> {
 }
 
 fn show_value(v: u64, bytes: bool) -> String {
-    match v {
-        _ if bytes && v >= MIB && v % MIB == 0 => format!("{}MiB", v / MIB),
-        _ if bytes && v >= 1024 && v % 1024 == 0 => format!("{}KiB", v / 1024),
+    match whole_units(v) {
+        Some(units) if bytes => units,
         _ => v.to_string(),
     }
+}
+
+/// A size as `--limit` takes it when it is a whole number of GiB, MiB or KiB
+/// (`16MiB`), else in bytes (`1000 bytes`).
+pub fn show_size(v: u64) -> String {
+    whole_units(v).unwrap_or_else(|| format!("{v} bytes"))
+}
+
+fn whole_units(v: u64) -> Option<String> {
+    const GIB: u64 = 1024 * MIB;
+    [(GIB, "GiB"), (MIB, "MiB"), (1024, "KiB")]
+        .into_iter()
+        .find(|&(unit, _)| v >= unit && v.is_multiple_of(unit))
+        .map(|(unit, name)| format!("{}{name}", v / unit))
 }
 
 #[cfg(test)]

@@ -160,7 +160,7 @@ pub fn big_response(bytes: usize) -> serde_json::Value {
             "id": format!("ioc-{i:08}"),
             "name": format!("indicator number {i}"),
             "score": (i * 37) % 100,
-            "tags": ["phishing", "finance", if i % 3 == 0 { "c2" } else { "benign" }],
+            "tags": ["phishing", "finance", if i.is_multiple_of(3) { "c2" } else { "benign" }],
             "attributes": { "first_seen": "2026-01-01T00:00:00Z", "asn": 64500 + (i % 500) },
         });
         size += item.to_string().len() + 1;

@@ -132,7 +132,7 @@ impl Done {
 pub(super) fn memory_message(limits: &PythonLimits, traceback: &str) -> String {
     format!(
         "MemoryError: the script needed more memory than the python-memory limit of {} allows ({}){}{}",
-        show_bytes(limits.memory),
+        crate::limits::show_size(limits.memory),
         crate::limits::raise_hint("python-memory"),
         if traceback.is_empty() { "" } else { "\n" },
         traceback
@@ -177,19 +177,6 @@ fn retry_request(v: &Value) -> Option<Vec<f64>> {
         Some(n @ Value::Number(_)) => vec![delay(n)],
         _ => Vec::new(),
     })
-}
-
-/// Bytes as `--limit` writes them (`1GiB`, `16MiB`, `512KiB`, else bytes).
-pub(super) fn show_bytes(v: u64) -> String {
-    const KIB: u64 = 1024;
-    const MIB: u64 = KIB * 1024;
-    const GIB: u64 = MIB * 1024;
-    match v {
-        _ if v >= GIB && v % GIB == 0 => format!("{}GiB", v / GIB),
-        _ if v >= MIB && v % MIB == 0 => format!("{}MiB", v / MIB),
-        _ if v >= KIB && v % KIB == 0 => format!("{}KiB", v / KIB),
-        _ => format!("{v} bytes"),
-    }
 }
 
 #[cfg(test)]
@@ -271,8 +258,8 @@ mod tests {
 
     #[test]
     fn bytes_shown_as_limits_are_written() {
-        assert_eq!(show_bytes(16 * 1024 * 1024), "16MiB");
-        assert_eq!(show_bytes(1 << 30), "1GiB");
-        assert_eq!(show_bytes(1000), "1000 bytes");
+        assert_eq!(crate::limits::show_size(16 * 1024 * 1024), "16MiB");
+        assert_eq!(crate::limits::show_size(1 << 30), "1GiB");
+        assert_eq!(crate::limits::show_size(1000), "1000 bytes");
     }
 }

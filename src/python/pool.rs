@@ -4,7 +4,7 @@
 
 use super::config::PythonConfig;
 use super::interpreter::Interpreter;
-use super::outcome::{show_bytes, PythonOutcome};
+use super::outcome::PythonOutcome;
 use super::sandbox::Plan;
 use super::worker::{Broken, CallContext, Worker};
 use super::{PyArg, PythonCall, PythonError, ScriptOwner};
@@ -350,7 +350,7 @@ impl Pool {
                 lease.worker().kill();
                 Err(PythonError::Limit(format!(
                     "the Python command's output (logs, call-backs and result) passed the python-output limit of {}; its process was killed ({})",
-                    show_bytes(limits.output),
+                    crate::limits::show_size(limits.output),
                     crate::limits::raise_hint("python-output")
                 )))
             }

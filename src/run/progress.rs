@@ -118,7 +118,7 @@ impl Progress {
                 }
                 self.redraw(&s, None);
             }
-        } else if done == total || done % (total / 4).max(1) == 0 {
+        } else if done == total || done.is_multiple_of((total / 4).max(1)) {
             // Plain output: a line at each quarter.
             let line = format!("… {task}: {done}/{total} elements done");
             eprint_raw(&format!("{}\n", escape_line(&line)));
