@@ -473,3 +473,34 @@ fn run_checks_the_playbooks_it_uses_and_not_those_merely_beside_it() {
         "{err}"
     );
 }
+
+/// DESIGN §6: a task's `passdown` is in the run document where it has one, and only there.
+#[test]
+fn the_run_document_carries_a_passdown_where_a_task_has_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = dir.path().join("m.yaml");
+    std::fs::write(
+        &mock,
+        "shout: { returnData: ok, passdown: { StartTime: \"2026-12-01 00:00:00\" } }\n",
+    )
+    .unwrap();
+    let o = codeless(&[
+        "run",
+        "tests/fixtures/ok.yaml",
+        "--incident",
+        "tests/fixtures/incident.json",
+        "--mock",
+        mock.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let doc = stdout_json(&o);
+    assert_eq!(
+        doc["tasks"]["shout"]["passdown"],
+        serde_json::json!({"StartTime": "2026-12-01 00:00:00"})
+    );
+    for (id, task) in doc["tasks"].as_object().unwrap() {
+        if id != "shout" {
+            assert!(task.get("passdown").is_none(), "{id}: {task}");
+        }
+    }
+}

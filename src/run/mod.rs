@@ -159,6 +159,10 @@ pub fn run_document(pb: &Playbook, r: &RunResult) -> Value {
         task.insert("runs".into(), Value::from(t.runs));
         task.insert("retries".into(), Value::from(t.retries));
         task.insert("duration_ms".into(), Value::from(t.duration_ms));
+        // DESIGN §6: `passdown` only where a task has one.
+        if let Some(p) = o.get("passdown").filter(|p| !p.is_null()) {
+            task.insert("passdown".into(), p.clone());
+        }
         tasks.insert(t.id.clone(), Value::Object(task));
     }
     let mut doc = Map::with_capacity(4);
