@@ -1,6 +1,7 @@
 //! codeless: validate and run SOAR playbooks written in YAML.
 //! The pipeline: load (YAML with spans) → model → validate → plan → run → report.
 
+pub mod cancel;
 pub mod cli;
 pub mod commands;
 pub mod connections;

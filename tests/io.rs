@@ -676,3 +676,81 @@ fn run_and_test_store_files_in_the_directory_given() {
     assert!(store.join(id).is_file());
     assert!(!nowhere.exists(), "nothing went to the default location");
 }
+
+/// A server that answers every request `503` with `Retry-After: 60`, counting the requests.
+fn always_busy() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("its address"));
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            seen.fetch_add(1, Ordering::SeqCst);
+            let _ = s.write_all(
+                b"HTTP/1.1 503 Busy\r\nRetry-After: 60\r\nContent-Length: 4\r\n\r\nbusy",
+            );
+        }
+    });
+    (url, count)
+}
+
+/// DESIGN §6: Ctrl-C lets running tasks end; a task waiting to retry an HTTP call ends its wait
+/// at once and takes the answer it had (it waited the server's 60 s before).
+#[test]
+fn ctrl_c_ends_the_wait_before_an_http_retry() {
+    use std::sync::atomic::Ordering;
+    let (url, count) = always_busy();
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("i.yaml"),
+        format!(
+            "kind: integration\nname: Busy\nconnection:\n  - {{ name: url, display: URL, default: \"{url}\" }}\nhttp:\n  base_url: <<connector.url>>\n  retry: {{ on_status: [503], attempts: 3, max_delay: 120, respect_retry_after: true }}\ncommands:\n  Ping: {{ display: Ping, request: {{ path: /ping }} }}\n"
+        ),
+    )
+    .expect("written");
+    let pb = dir.path().join("pb.yaml");
+    std::fs::write(
+        &pb,
+        "kind: playbook\nname: Busy run\ntasks:\n  ping: { command: Busy.Ping, next: [after] }\n  after: { command: concatToRear, input: { input: a, value: b } }\n",
+    )
+    .expect("written");
+    let child = codeless()
+        .arg("run")
+        .arg(&pb)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "no request reached the server");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let o = wait_at_most(child, 10);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).expect("a run document");
+    assert_eq!(doc["tasks"]["ping"]["status"], "Failed", "{doc}");
+    assert_eq!(doc["tasks"]["ping"]["error"]["status_code"], 503, "{doc}");
+    // It failed (with stop): its successor is blocked, as after any failure.
+    assert_eq!(doc["tasks"]["after"]["status"], "Blocked", "{doc}");
+    assert_eq!(count.load(Ordering::SeqCst), 1, "no retry after the Ctrl-C");
+}

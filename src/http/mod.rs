@@ -43,6 +43,9 @@ pub struct Call<'a> {
     pub max_batch: usize,
     pub trace: &'a crate::run::trace::Trace,
     pub task_id: &'a str,
+    /// The run's cancellation: a wait before a retry ends at the first Ctrl-C, and no retry
+    /// follows it.
+    pub cancel: &'a crate::cancel::Cancel,
 }
 
 /// What request templates can read: `input`, `connector`, and `item`/`index` under `for_each`.
@@ -355,6 +358,17 @@ enum Part {
     },
 }
 
+/// Why a call that could have been retried was not.
+const NOT_RETRIED: &str = "not retried: the run was cancelled";
+
+/// Waits `delay` before a retry: `false` when the run is cancelled first (then no retry).
+async fn wait_to_retry(call: &Call<'_>, delay: std::time::Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => !call.cancel.is_cancelled(),
+        _ = call.cancel.cancelled() => false,
+    }
+}
+
 async fn execute_one(call: &Call<'_>, scopes: &Scopes<'_>) -> (OutputModel, u32) {
     let display = &call.command.display;
     let prepared = match prepare(call, scopes) {
@@ -373,12 +387,14 @@ async fn execute_one(call: &Call<'_>, scopes: &Scopes<'_>) -> (OutputModel, u32)
             Ok(r) => r,
             Err(e) => {
                 let message = network_error(&e, &prepared);
-                if can_retry && e.may_pass() {
+                if can_retry && e.may_pass() && !call.cancel.is_cancelled() {
                     let delay = retry::delay(&policy, retries, None);
-                    retries += 1;
-                    call.trace.emit("http_retry", serde_json::json!({"task": call.task_id, "method": prepared.method.as_str(), "url": prepared.url.as_str(), "error": message, "retry": retries, "delay_ms": delay.as_millis() as u64}));
-                    tokio::time::sleep(delay).await;
-                    continue;
+                    call.trace.emit("http_retry", serde_json::json!({"task": call.task_id, "method": prepared.method.as_str(), "url": prepared.url.as_str(), "error": message, "retry": retries + 1, "delay_ms": delay.as_millis() as u64}));
+                    if wait_to_retry(call, delay).await {
+                        retries += 1;
+                        continue;
+                    }
+                    return (fail(display, format!("{message} ({NOT_RETRIED})")), retries);
                 }
                 // Say how many tries the message stands for ("timed out after 30 s" three
                 // times took over 90 s).
@@ -391,17 +407,19 @@ async fn execute_one(call: &Call<'_>, scopes: &Scopes<'_>) -> (OutputModel, u32)
             }
         };
         let status = resp.status();
-        if can_retry && policy.on_status.contains(&status.as_u16()) {
+        if can_retry && policy.on_status.contains(&status.as_u16()) && !call.cancel.is_cancelled() {
             let after = resp
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             let delay = retry::delay(&policy, retries, after.as_deref());
-            retries += 1;
-            call.trace.emit("http_retry", serde_json::json!({"task": call.task_id, "method": prepared.method.as_str(), "url": prepared.url.as_str(), "status": status.as_u16(), "retry_after": after, "retry": retries, "delay_ms": delay.as_millis() as u64}));
-            tokio::time::sleep(delay).await;
-            continue;
+            call.trace.emit("http_retry", serde_json::json!({"task": call.task_id, "method": prepared.method.as_str(), "url": prepared.url.as_str(), "status": status.as_u16(), "retry_after": after, "retry": retries + 1, "delay_ms": delay.as_millis() as u64}));
+            if wait_to_retry(call, delay).await {
+                retries += 1;
+                continue;
+            }
+            // Cancelled while waiting: this response is the call's answer.
         }
         let body = match read_body(resp, call.max_response_bytes, &prepared).await {
             Ok(b) => b,

@@ -370,6 +370,7 @@ async fn call_once(
                         max_batch: services.limits.batch_size,
                         trace: &services.trace,
                         task_id,
+                        cancel: &services.cancel,
                     };
                     // Boxed: the HTTP call's future is several KB, and a batch element's task is
                     // moved a few times as it is spawned (2 % of a batch's instructions).

@@ -7,6 +7,7 @@ pub mod mock;
 pub mod progress;
 pub mod trace;
 
+pub use crate::cancel::Cancel;
 pub use engine::{RunData, RunResult, TaskResult, TaskStatus};
 pub use invoke::{ConnectionTable, Services};
 pub use mock::Mocks;
@@ -191,33 +192,4 @@ pub async fn run_in_workspace(
     let mut doc = run_document(&pb, &result);
     secrets.mask_value(&mut doc);
     (result, doc)
-}
-
-/// A run's cancellation (Ctrl-C): a flag that, once set, stays set, and wakes every waiter.
-#[derive(Debug, Default)]
-pub struct Cancel {
-    flag: std::sync::atomic::AtomicBool,
-    notify: tokio::sync::Notify,
-}
-
-impl Cancel {
-    pub fn cancel(&self) {
-        self.flag.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.notify.notify_waiters();
-    }
-    pub fn is_cancelled(&self) -> bool {
-        self.flag.load(std::sync::atomic::Ordering::SeqCst)
-    }
-    /// Resolves once the run is cancelled (at once if it already is).
-    pub async fn cancelled(&self) {
-        loop {
-            let notified = self.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.is_cancelled() {
-                return;
-            }
-            notified.await;
-        }
-    }
 }
