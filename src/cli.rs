@@ -635,6 +635,7 @@ pub fn command(args: CommandArgs) -> i32 {
         conn.as_ref(),
         &services,
     ));
+    let out = crate::run::invoke::within_output_size(out, &cmd.spec.display, &services.limits);
     let mut doc = serde_json::to_value(&out).unwrap_or(Value::Null);
     doc["retries"] = Value::from(retries);
     secrets.mask_value(&mut doc);

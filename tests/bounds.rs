@@ -725,3 +725,24 @@ fn ctrl_c_starts_no_new_batch_element() {
         "2 of 20 items succeeded\n18 items not started: the run was cancelled (Ctrl-C)"
     );
 }
+
+/// `codeless command` holds one call's output to `output-size` as a run's task is held.
+#[test]
+fn a_command_output_over_the_output_size_limit_fails_the_command() {
+    let dir = dir_with(&[]);
+    let text = format!("input={}", "x".repeat(3000));
+    let args = [
+        "command",
+        "toUpper",
+        "--input",
+        text.as_str(),
+        "--limit",
+        "output-size=2KiB",
+    ];
+    let r = run_bounded(dir.path(), &args, Duration::from_secs(30));
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    assert_eq!(
+        r.doc()["error"]["message"],
+        "its output takes more than 2 KiB, the output-size limit (raise it with `--limit output-size=N` if the input is trusted)"
+    );
+}

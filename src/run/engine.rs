@@ -1389,23 +1389,12 @@ fn timed_out(job: &Job, retry: Option<(u32, Duration)>) -> OutputModel {
 fn measured(out: OutputModel, display: &str, limits: &crate::limits::Limits) -> (OutputModel, u64) {
     let printed = printed_size(&out, limits.document_size);
     // Printed JSON is never shorter than compact JSON: one walk does for most outputs.
-    let fits = printed <= limits.output_size
-        || out
-            .size(crate::limits::MeasureAs::Compact, limits.output_size)
-            .is_some();
-    if fits {
+    if printed <= limits.output_size {
         return (out, printed);
     }
-    let failure = invoke::task_failure(
-        display,
-        format!(
-            "its output takes more than {}, the output-size limit ({})",
-            crate::limits::bytes_text(limits.output_size),
-            crate::limits::raise_hint("output-size")
-        ),
-    );
-    let printed = printed_size(&failure, u64::MAX);
-    (failure, printed)
+    let bounded = invoke::within_output_size(out, display, limits);
+    let printed = printed_size(&bounded, u64::MAX);
+    (bounded, printed)
 }
 
 /// Where a task's output sits in the printed run document (`tasks.ID.FIELD`).

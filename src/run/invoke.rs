@@ -845,6 +845,28 @@ pub fn aggregate(display: &str, outs: Vec<OutputModel>) -> OutputModel {
 }
 
 /// A summary value for a failed output of a task-level problem (bad arguments, timeouts).
+/// `out`, or a failure naming the `output-size` limit when its compact JSON is larger than that.
+pub fn within_output_size(
+    out: OutputModel,
+    display: &str,
+    limits: &crate::limits::Limits,
+) -> OutputModel {
+    if out
+        .size(crate::limits::MeasureAs::Compact, limits.output_size)
+        .is_some()
+    {
+        return out;
+    }
+    task_failure(
+        display,
+        format!(
+            "its output takes more than {}, the output-size limit ({})",
+            crate::limits::bytes_text(limits.output_size),
+            crate::limits::raise_hint("output-size")
+        ),
+    )
+}
+
 pub fn task_failure(display: &str, message: String) -> OutputModel {
     let mut o = OutputModel::failure(CommandError::new(display, message));
     o.result = summary_of(&o.result);
