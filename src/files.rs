@@ -316,7 +316,8 @@ fn create_new(path: &Path) -> std::io::Result<File> {
 /// File IDs are hex only: this also keeps them from naming anything outside the store.
 fn check_id(id: &str) -> Result<(), String> {
     if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        let shown: String = id.chars().take(70).collect();
+        // Masked before it is cut: the text may hold a secret (`secrets::clip`).
+        let shown = crate::secrets::clip(id, 70);
         return Err(format!(
             "{shown:?} is not a file ID (file IDs are {ID_LEN} hexadecimal characters)"
         ));
