@@ -746,3 +746,21 @@ fn a_command_output_over_the_output_size_limit_fails_the_command() {
         "its output takes more than 2 KiB, the output-size limit (raise it with `--limit output-size=N` if the input is trusted)"
     );
 }
+
+/// A batch whose per-element parameter repeats a large value: the elements' arguments count
+/// against `output-size` as they are built, so memory does not grow with the list (3,000 × 1 MB
+/// reached 3 GB before any output was measured; 10,000 aborted).
+#[test]
+fn per_item_arguments_count_against_the_output_size_limit() {
+    let incident = json!({ "l": vec!["e"; 3000], "big": "y".repeat(1_000_000) });
+    let pb = "kind: playbook\nname: Wide\ntasks:\n  b: { command: concatToRear, input: { input: <<incident.l>>, value: \"<<index>><<incident.big>>\" }, timeout: 60 }\n";
+    let dir = dir_with(&[("p.yaml", pb), ("i.json", &incident.to_string())]);
+    let args = ["run", "p.yaml", "--incident", "i.json", "-q"];
+    let r = run_bounded(dir.path(), &args, Duration::from_secs(60));
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    assert_eq!(
+        error_of(&r.doc(), "b"),
+        "the arguments of its 3000 elements take more than 64 MiB, the output-size limit (raise it with `--limit output-size=N` if the input is trusted)"
+    );
+    assert!(r.peak_kb < 400_000, "peak {} KiB", r.peak_kb);
+}

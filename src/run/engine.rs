@@ -152,6 +152,10 @@ impl PerItem {
             TaskInput::Value(_) => &no_params,
         };
         let mut out = Vec::with_capacity(self.items.len());
+        // What the elements' arguments hold counts against `output-size`: a parameter that
+        // repeats a large value per element (`<<index>><<incident.big>>`) grew memory with the
+        // list, long before any output was measured.
+        let mut held = 0u64;
         for (i, item) in self.items.iter().enumerate() {
             if i % Self::CHUNK == Self::CHUNK - 1 {
                 tokio::task::yield_now().await;
@@ -162,9 +166,33 @@ impl PerItem {
                     ));
                 }
             }
-            out.push(self.element(params, i, item)?);
+            let element = self.element(params, i, item)?;
+            held = held.saturating_add(self.size_of(&element, held)?);
+            out.push(element);
         }
         Ok(Calls::Each(out))
+    }
+
+    /// The bytes (compact JSON) of an element's arguments; an error once the elements built so
+    /// far (`held` bytes) and this one pass the `output-size` limit.
+    fn size_of(&self, element: &Map<String, Value>, held: u64) -> Result<u64, String> {
+        let cap = self.limits.output_size;
+        let mut size = 0u64;
+        for v in element.values() {
+            let room = cap.saturating_sub(held.saturating_add(size));
+            match crate::limits::measure(v, crate::limits::MeasureAs::Compact, room) {
+                Some(n) => size += n,
+                None => {
+                    return Err(format!(
+                        "the arguments of its {} elements take more than {}, the output-size limit ({})",
+                        self.items.len(),
+                        crate::limits::bytes_text(cap),
+                        crate::limits::raise_hint("output-size")
+                    ))
+                }
+            }
+        }
+        Ok(size)
     }
 
     fn element(
