@@ -754,3 +754,86 @@ fn ctrl_c_ends_the_wait_before_an_http_retry() {
     assert_eq!(doc["tasks"]["after"]["status"], "Blocked", "{doc}");
     assert_eq!(count.load(Ordering::SeqCst), 1, "no retry after the Ctrl-C");
 }
+
+/// A server that answers every request `200 ok` after a second, counting the requests.
+fn slow_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("its address"));
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let seen = seen.clone();
+            std::thread::spawn(move || loop {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match s.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                seen.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_secs(1));
+                if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .is_err()
+                {
+                    return;
+                }
+            });
+        }
+    });
+    (url, count)
+}
+
+/// Ctrl-C stops an integration's `for_each` as it stops a batch: no request starts after it,
+/// and the elements left are `Cancelled` (red team M5: all 10 requests were sent).
+#[test]
+fn ctrl_c_starts_no_further_for_each_request() {
+    use std::sync::atomic::Ordering;
+    let (url, count) = slow_server();
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("i.yaml"),
+        format!(
+            "kind: integration\nname: Slow\nconnection:\n  - {{ name: url, display: URL, default: \"{url}\" }}\nhttp:\n  base_url: <<connector.url>>\ncommands:\n  Each:\n    display: Each\n    inputs: [ {{ name: ids, display: IDs, type: text_array }} ]\n    request: {{ path: /items/<<item>>, for_each: <<input.ids>> }}\n"
+        ),
+    )
+    .expect("written");
+    let pb = dir.path().join("pb.yaml");
+    std::fs::write(
+        &pb,
+        "kind: playbook\nname: Slow run\ntasks:\n  each: { command: Slow.Each, input: { ids: [a, b, c, d, e, f, g, h, i, j] }, on_error: continue }\n",
+    )
+    .expect("written");
+    let child = codeless()
+        .arg("run")
+        .arg(&pb)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "no request reached the server");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let o = wait_at_most(child, 10);
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).expect("a run document");
+    let made = count.load(Ordering::SeqCst);
+    assert!(made <= 2, "{made} requests made after the Ctrl-C");
+    let returned = doc["tasks"]["each"]["returnData"]
+        .as_array()
+        .expect("a list");
+    assert_eq!(returned.len(), 10, "{doc}");
+    let cancelled = returned.iter().filter(|r| *r == "Cancelled").count();
+    assert_eq!(cancelled, 10 - made, "{doc}");
+}

@@ -124,6 +124,12 @@ pub async fn execute(mut call: Call<'_>) -> (OutputModel, u32) {
     let mut retries = 0;
     let mut kept = 0u64;
     for (i, item) in items.iter().enumerate() {
+        // After a Ctrl-C no further request starts; the elements left are reported as a
+        // batch's are.
+        if call.cancel.is_cancelled() {
+            outs.extend((i..items.len()).map(|_| crate::run::invoke::not_started(display)));
+            break;
+        }
         let scopes = Scopes {
             input: &input,
             connector: call.connector,

@@ -658,7 +658,7 @@ const NOT_STARTED: &str = "not started: the run was cancelled (Ctrl-C)";
 
 /// The output of a batch element left unstarted by a Ctrl-C: a failure whose returnData says
 /// `Cancelled`, as the tasks that never ran are.
-fn not_started(display: &str) -> OutputModel {
+pub fn not_started(display: &str) -> OutputModel {
     let mut out = OutputModel::failure(CommandError::new(display, NOT_STARTED));
     out.return_data = Value::String("Cancelled".into());
     out
